@@ -1,0 +1,41 @@
+/** Identifier systems for Stripe objects (DESIGN section 4), the form Medplum's own Stripe sample uses. */
+export const STRIPE_SYSTEM = {
+  event: 'https://stripe.com/event/id',
+  eventType: 'https://stripe.com/event/type',
+  invoice: 'https://stripe.com/invoice/id',
+  subscriptionSchedule: 'https://stripe.com/subscription_schedule/id',
+  subscription: 'https://stripe.com/subscription/id',
+  paymentIntent: 'https://stripe.com/payment_intent/id',
+  refund: 'https://stripe.com/refund/id',
+  charge: 'https://stripe.com/charge/id',
+  customer: 'https://stripe.com/customer/id',
+  price: 'https://stripe.com/price/id',
+} as const;
+
+/** The identifier system of our Bots; each Bot's identifier value is its `name` in medplum.config.json. */
+export const BOT_IDENTIFIER_SYSTEM = 'urn:stripe-medplum:bot';
+
+/** Namespace of the project's own extensions and code systems. */
+export const NAMESPACE = 'urn:stripe-medplum';
+
+export const EXTENSION = {
+  /** Complex extension: the Stripe event whose state the resource shows (sub-extensions id, created, stage). */
+  lastAppliedEvent: `${NAMESPACE}:extension:last-applied-event`,
+  /** The Stripe object's own `status`, kept where the FHIR status cannot say it (e.g. `uncollectible`). */
+  stripeStatus: `${NAMESPACE}:extension:stripe-status`,
+  /** The subscription schedule machine's state. */
+  machineState: `${NAMESPACE}:extension:machine-state`,
+} as const;
+
+/** Code system of the archive's processing outcome and of other project-owned codes. */
+export const CODE_SYSTEM = {
+  archiveOutcome: `${NAMESPACE}:code-system:archive-outcome`,
+} as const;
+
+/** Names of the bots; each is also the Bot identifier value and the key in medplum.config.json. */
+export const BOT_NAME = {
+  router: 'stripe-router',
+  invoice: 'stripe-invoice',
+  subscriptionSchedule: 'stripe-subscription-schedule',
+  paymentIntent: 'stripe-payment-intent',
+} as const;

@@ -1,0 +1,72 @@
+import { getReferenceString, type BotEvent, type MedplumClient, type WithId } from '@medplum/core';
+import type { Account, Invoice, Patient, Reference } from '@medplum/fhirtypes';
+import { STRIPE_SYSTEM } from '../constants';
+import { readConfig } from '../config';
+import { searchFirstOfEach } from '../fhir/batch-read';
+import { invoiceLifecycle, invoiceStage, mapInvoice } from '../fhir/invoice';
+import { readAppliedEvent, supersedes } from '../fhir/order';
+import { identifierQuery, upsertByIdentifier } from '../fhir/upsert';
+import { logInfo, logWarn } from '../log';
+import { customerIdOf, invoiceSubscriptionId, metadataPatientId } from '../stripe/access';
+import type { StripeEvent, StripeInvoice } from '../stripe/types';
+import { patientQueries, pickPatient } from './patient-link';
+import { ignored, requireStripeEvent, type TargetResult } from './target';
+
+/** `invoice.*` → one Invoice per Stripe invoice, upserted by identifier, order- and duplicate-safe. */
+export async function syncInvoice(medplum: MedplumClient, botEvent: BotEvent): Promise<TargetResult> {
+  const config = readConfig(botEvent.secrets);
+  const event = requireStripeEvent(botEvent.input, 'invoice.') as StripeEvent<StripeInvoice>;
+  const invoice = event.data.object;
+  if (invoice.object !== 'invoice' || !invoice.id) {
+    // invoice.upcoming previews an invoice that does not exist yet: it has no id to keep.
+    return ignored(`${event.type} carries no invoice id (a preview, not an invoice): nothing to store`);
+  }
+  const stage = invoiceStage(event.type, invoice);
+  if (!stage) {
+    return ignored(`invoice ${invoice.id} has status ${String(invoice.status)}, which maps to no Invoice.status`);
+  }
+  if (invoice.lines?.has_more) {
+    logWarn('invoice has more lines than the event carries; only those are mapped', { invoice: invoice.id });
+  }
+
+  const identifier = { system: STRIPE_SYSTEM.invoice, value: invoice.id };
+  const subscriptionId = invoiceSubscriptionId(invoice);
+  const hint = { customerId: customerIdOf(invoice), metadataPatientId: metadataPatientId(invoice) };
+  const [stored, ...matches] = await searchFirstOfEach(
+    medplum,
+    [
+      `Invoice?${identifierQuery(identifier)}&_count=1`,
+      ...patientQueries(hint),
+      subscriptionId
+        ? `Account?${identifierQuery({ system: STRIPE_SYSTEM.subscription, value: subscriptionId })}&_count=1`
+        : '',
+    ].filter(Boolean)
+  );
+  const patient = pickPatient(matches);
+  const account = matches.find((m): m is WithId<Account> => m?.resourceType === 'Account');
+  if (!patient) {
+    logInfo('no Patient found for invoice; stored without subject', { invoice: invoice.id, ...hint });
+  }
+
+  const applied = { id: event.id, created: event.created, stage };
+  const result = await upsertByIdentifier<Invoice>(medplum, {
+    resourceType: 'Invoice',
+    identifier,
+    preloaded: { resource: stored as WithId<Invoice> | undefined },
+    build: (existing) => {
+      if (!supersedes(applied, readAppliedEvent(existing), invoiceLifecycle)) {
+        return undefined;
+      }
+      return mapInvoice(event, stage, {
+        patient: patient ?? (existing?.subject as Reference<Patient> | undefined),
+        account: account ? { reference: getReferenceString(account) } : existing?.account,
+        issuer: config.payee,
+      });
+    },
+  });
+  const resources = result.resource ? [`Invoice/${result.resource.id}`] : [];
+  if (result.written) {
+    return { outcome: 'processed', resources };
+  }
+  return { outcome: 'processed', resources, reason: 'the Invoice already shows this or a later event' };
+}

@@ -1,0 +1,3 @@
+import { loadFhirDefinitions } from './harness/fhir-definitions';
+
+loadFhirDefinitions();
