@@ -12,5 +12,30 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
+  {
+    // Bundled bots run in Medplum's vmcontext sandbox, which has none of these Node globals (DESIGN
+    // section 3); importing them from node:… makes the bundle require them instead.
+    files: ['src/**', 'bots/**'],
+    rules: {
+      'no-restricted-globals': [
+        'error',
+        ...[
+          ['Buffer', 'node:buffer'],
+          ['process', 'node:process'],
+          ['setTimeout', 'node:timers/promises or node:timers'],
+          ['setInterval', 'node:timers'],
+          ['setImmediate', 'node:timers'],
+          ['clearTimeout', 'node:timers'],
+          ['clearInterval', 'node:timers'],
+          ['Headers', undefined],
+        ].map(([name, from]) => ({
+          name,
+          message: from
+            ? `not in Medplum's vmcontext sandbox: import it from node:… explicitly (${from}).`
+            : "not in Medplum's vmcontext sandbox, and no node:… module exports it: use a plain object.",
+        })),
+      ],
+    },
+  },
   prettier
 );

@@ -23,6 +23,31 @@ export const ROUTED_EVENT_TYPES: Readonly<Record<string, readonly string[]>> = {
     'invoice.overdue',
     'invoice.will_be_due',
   ],
+  [BOT_NAME.subscriptionSchedule]: [
+    'subscription_schedule.created',
+    'subscription_schedule.updated',
+    'subscription_schedule.expiring',
+    'subscription_schedule.released',
+    'subscription_schedule.completed',
+    'subscription_schedule.canceled',
+    'subscription_schedule.aborted',
+  ],
+  [BOT_NAME.paymentIntent]: [
+    'payment_intent.created',
+    'payment_intent.processing',
+    'payment_intent.requires_action',
+    'payment_intent.amount_capturable_updated',
+    'payment_intent.partially_funded',
+    'payment_intent.payment_failed',
+    'payment_intent.succeeded',
+    'payment_intent.canceled',
+    'invoice_payment.paid',
+    'refund.created',
+    'refund.updated',
+    'refund.failed',
+    'charge.refunded',
+    'charge.refund.updated',
+  ],
 };
 
 const TARGET_BY_TYPE = new Map(
@@ -30,7 +55,12 @@ const TARGET_BY_TYPE = new Map(
 );
 
 /** Families we route by prefix, so that an invoice event type Stripe adds later still reaches its bot. */
-const TARGET_BY_PREFIX: readonly (readonly [string, string])[] = [['invoice.', BOT_NAME.invoice]];
+const TARGET_BY_PREFIX: readonly (readonly [string, string])[] = [
+  ['invoice.', BOT_NAME.invoice],
+  ['subscription_schedule.', BOT_NAME.subscriptionSchedule],
+  ['payment_intent.', BOT_NAME.paymentIntent],
+  ['refund.', BOT_NAME.paymentIntent],
+];
 
 const IGNORED_TYPES: Readonly<Record<string, string>> = {
   'invoice.upcoming': 'invoice.upcoming previews an invoice that does not exist yet (it has no id)',

@@ -1,4 +1,4 @@
-import type { Expandable, StripeInvoice, StripeInvoiceLine, StripeObject } from './types';
+import type { Expandable, StripeInvoice, StripeInvoiceLine, StripeObject, StripeSubscriptionSchedule } from './types';
 
 /** The id of an expandable field, whether Stripe sent the id or the expanded object. */
 export function idOf(value: Expandable<{ id: string }> | null | undefined): string | undefined {
@@ -39,4 +39,29 @@ export function lineDiscountAmount(line: StripeInvoiceLine): number {
 
 function sumAmounts(items: readonly { readonly amount: number }[] | null | undefined): number {
   return (items ?? []).reduce((sum, item) => sum + item.amount, 0);
+}
+
+/**
+ * The subscription ids a schedule names: `subscription` (set once the schedule starts), then
+ * `released_subscription` (set, and `subscription` cleared, when it is released). No duplicates.
+ */
+export function scheduleSubscriptionIds(schedule: StripeSubscriptionSchedule): string[] {
+  const ids = [idOf(schedule.subscription), schedule.released_subscription || undefined];
+  return ids.filter((id, i): id is string => id !== undefined && ids.indexOf(id) === i);
+}
+
+/**
+ * The invoice a payment intent or charge pays: their `invoice` field, which exists before API
+ * 2025-03-31 only; after it, the `invoice_payment.paid` event carries the link.
+ */
+export function paidInvoiceId(object: { readonly invoice?: Expandable<{ id: string }> | null }): string | undefined {
+  return idOf(object.invoice);
+}
+
+/** The payment intent an InvoicePayment records, when its payment is one (`payment.type === 'payment_intent'`). */
+export function invoicePaymentIntentId(invoicePayment: {
+  readonly payment?: { readonly type?: string; readonly payment_intent?: Expandable<{ id: string }> | null } | null;
+}): string | undefined {
+  const payment = invoicePayment.payment;
+  return payment?.type === 'payment_intent' ? idOf(payment.payment_intent) : undefined;
 }

@@ -65,3 +65,103 @@ export interface StripeInvoiceLine {
   readonly pricing?: { readonly price_details?: { readonly price?: Expandable<{ id: string }> | null } | null } | null;
   readonly taxes?: readonly { readonly amount: number }[] | null;
 }
+
+/** One phase of a subscription schedule (the parts the bots read). */
+export interface StripeSubscriptionSchedulePhase {
+  /** Unix seconds. */
+  readonly start_date: number;
+  /** Unix seconds; Stripe always sends it today, but an open-ended phase is read as one without an end. */
+  readonly end_date?: number | null;
+  readonly description?: string | null;
+}
+
+export interface StripeSubscriptionSchedule extends StripeObject {
+  readonly object: 'subscription_schedule';
+  readonly id: string;
+  readonly status: 'not_started' | 'active' | 'completed' | 'released' | 'canceled';
+  readonly customer: Expandable<{ id: string }> | null;
+  readonly created: number;
+  readonly canceled_at?: number | null;
+  readonly completed_at?: number | null;
+  readonly released_at?: number | null;
+  /** The subscription the schedule manages, from the moment it starts; null after release. */
+  readonly subscription?: Expandable<{ id: string }> | null;
+  /** The subscription the schedule let go of when it was released. */
+  readonly released_subscription?: string | null;
+  readonly end_behavior?: string | null;
+  readonly current_phase?: { readonly start_date: number; readonly end_date: number } | null;
+  readonly phases?: readonly StripeSubscriptionSchedulePhase[];
+  readonly default_settings?: { readonly description?: string | null } | null;
+}
+
+/** A PaymentIntent (`pi_…`). `invoice` exists before API 2025-03-31 only. */
+export interface StripePaymentIntent extends StripeObject {
+  readonly id: string;
+  readonly object: 'payment_intent';
+  readonly status:
+    | 'requires_payment_method'
+    | 'requires_confirmation'
+    | 'requires_action'
+    | 'processing'
+    | 'requires_capture'
+    | 'canceled'
+    | 'succeeded';
+  readonly amount: number;
+  readonly amount_received: number;
+  readonly currency: string;
+  readonly created: number;
+  readonly canceled_at?: number | null;
+  readonly cancellation_reason?: string | null;
+  readonly customer?: Expandable<{ id: string }> | null;
+  readonly description?: string | null;
+  /** An id in webhooks; the Charge when expanded. */
+  readonly latest_charge?: Expandable<{ id: string; created?: number }> | null;
+  /** Before 2025-03-31. */
+  readonly invoice?: Expandable<{ id: string }> | null;
+}
+
+/** A Refund (`re_…`). `payment_intent` is null for refunds of charges made without one. */
+export interface StripeRefund extends StripeObject {
+  readonly id: string;
+  readonly object: 'refund';
+  readonly status: 'pending' | 'requires_action' | 'succeeded' | 'failed' | 'canceled' | null;
+  readonly amount: number;
+  readonly currency: string;
+  readonly created: number;
+  readonly charge?: Expandable<{ id: string }> | null;
+  readonly payment_intent?: Expandable<{ id: string }> | null;
+  readonly reason?: string | null;
+  readonly failure_reason?: string | null;
+}
+
+/** A Charge (`ch_…`); `refunds` is included on API versions before 2022-11-15 only (or when expanded). */
+export interface StripeCharge extends StripeObject {
+  readonly id: string;
+  readonly object: 'charge';
+  readonly amount: number;
+  readonly amount_refunded: number;
+  readonly currency: string;
+  readonly created: number;
+  readonly payment_intent?: Expandable<{ id: string }> | null;
+  readonly refunds?: { readonly data: readonly StripeRefund[]; readonly has_more?: boolean } | null;
+  /** Before 2025-03-31. */
+  readonly invoice?: Expandable<{ id: string }> | null;
+}
+
+/** An InvoicePayment (API 2025-03-31 and later): links an invoice to a payment. */
+export interface StripeInvoicePayment extends StripeObject {
+  readonly id: string;
+  readonly object: 'invoice_payment';
+  readonly status: string;
+  readonly invoice: Expandable<{ id: string }> | null;
+  readonly amount_paid: number | null;
+  readonly amount_requested: number;
+  readonly currency: string;
+  readonly created: number;
+  readonly payment: {
+    readonly type: string;
+    readonly payment_intent?: Expandable<{ id: string }> | null;
+    readonly charge?: Expandable<{ id: string }> | null;
+  };
+  readonly status_transitions?: { readonly paid_at?: number | null; readonly canceled_at?: number | null } | null;
+}

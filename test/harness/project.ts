@@ -1,7 +1,9 @@
 import type { WithId } from '@medplum/core';
 import type { Organization, Patient } from '@medplum/fhirtypes';
 import { handler as invoiceHandler } from '../../bots/stripe-invoice';
+import { handler as paymentIntentHandler } from '../../bots/stripe-payment-intent';
 import { handler as routerHandler } from '../../bots/stripe-router';
+import { handler as subscriptionScheduleHandler } from '../../bots/stripe-subscription-schedule';
 import { BOT_NAME, STRIPE_SYSTEM } from '../../src/constants';
 import type { RouterResult } from '../../src/router/router';
 import { signatureHeader, stripeBody } from './stripe-events';
@@ -36,11 +38,15 @@ export interface ProjectOptions {
   /** Medplum ≥ 5.2 `Bot.rawBody` for the router. */
   readonly rawBody?: boolean;
   readonly withPayee?: boolean;
+  /** Validate every write (default true); benchmarks may turn it off. */
+  readonly validate?: boolean;
 }
 
 export const SOURCE_BOTS: Record<string, BotHandler> = {
   [BOT_NAME.router]: routerHandler,
   [BOT_NAME.invoice]: invoiceHandler,
+  [BOT_NAME.subscriptionSchedule]: subscriptionScheduleHandler,
+  [BOT_NAME.paymentIntent]: paymentIntentHandler,
 };
 
 /**
@@ -48,7 +54,7 @@ export const SOURCE_BOTS: Record<string, BotHandler> = {
  * Stripe customer id, and the secrets (webhook secret, payee, operators).
  */
 export async function createTestProject(options: ProjectOptions = {}): Promise<TestProject> {
-  const server = new FhirTestServer();
+  const server = new FhirTestServer({ validate: options.validate ?? true });
   const bots = { ...SOURCE_BOTS, ...options.bots };
   for (const [name, handler] of Object.entries(bots)) {
     if (handler) {

@@ -1,5 +1,5 @@
 import Stripe from 'stripe';
-import type { StripeEvent, StripeInvoice } from '../../src/stripe/types';
+import type { StripeEvent, StripeInvoice, StripeSubscriptionSchedule } from '../../src/stripe/types';
 import { loadStripeFixture, type FixtureShape } from './fixtures';
 
 /** The Stripe SDK, used only as an oracle for signatures. */
@@ -213,6 +213,165 @@ export function invoiceLifecycleEvents(
       created: start,
       status_transitions: { ...invoice.status_transitions, finalized_at: finalizedAt },
     };
+    return wrapEvent(step.type, object, { created: at, ...(options.ids?.[i] && { id: options.ids[i] }) });
+  });
+}
+
+export type ScheduleStatus = StripeSubscriptionSchedule['status'];
+
+export interface SchedulePhaseVariant {
+  /** Unix seconds. */
+  readonly start: number;
+  /** Unix seconds; null or missing: an open-ended phase. */
+  readonly end?: number | null;
+}
+
+export interface ScheduleVariant {
+  readonly id: string;
+  /** Defaults to the test Patient's customer, `cus_TestPatient1`. */
+  readonly customer?: string;
+  /** The subscription Stripe creates when the schedule starts (default derived from the schedule id). */
+  readonly subscription?: string;
+  readonly metadata?: Record<string, string>;
+  /** Defaults to one 30-day phase that starts at the schedule's creation. */
+  readonly phases?: readonly SchedulePhaseVariant[];
+  readonly description?: string;
+  readonly priceId?: string;
+}
+
+export interface ScheduleBuildOptions {
+  /** The schedule's `created` (default: `at`). */
+  readonly created?: number;
+  /** Whether the schedule had started (had a subscription) before it reached `status`. */
+  readonly started?: boolean;
+}
+
+const DAY = 86_400;
+
+/** The subscription id of a schedule variant: given, or `sub_<tail of the schedule id>`. */
+export function scheduleSubscriptionId(variant: ScheduleVariant): string {
+  return variant.subscription ?? `sub_${variant.id.replace(/^sub_sched_/, '')}`;
+}
+
+/**
+ * A valid subscription schedule built from Stripe's fixture (openapi/subscription_schedule.json;
+ * Stripe publishes no pre-basil fixture of it). The fixture is a shape, not consistent data, so this
+ * changes: the id, customer and price from placeholders to real-looking ones (customer = the test
+ * Patient's `cus_TestPatient1` unless given); the phases' dates to the requested ones (each item keeps
+ * the fixture's shape); `status` to the requested one, with what Stripe sets alongside it:
+ * `subscription` once started (null before, and after a release), `released_subscription` after a
+ * release, `current_phase` only while active, and `canceled_at`/`completed_at`/`released_at` (the
+ * fixture's placeholder `1234567890` in all three) only for the matching status, at `at`.
+ */
+export function buildSubscriptionSchedule(
+  variant: ScheduleVariant,
+  status: ScheduleStatus,
+  at: number,
+  options: ScheduleBuildOptions = {}
+): StripeSubscriptionSchedule {
+  const base = loadStripeFixture<Record<string, unknown>>('openapi', 'subscription_schedule');
+  const created = options.created ?? at;
+  const basePhase = (base.phases as Record<string, unknown>[])[0] as Record<string, unknown>;
+  const baseItem = (basePhase.items as Record<string, unknown>[])[0] as Record<string, unknown>;
+  const phaseDates = variant.phases ?? [{ start: created, end: created + 30 * DAY }];
+  const phases = phaseDates.map((phase) => ({
+    ...basePhase,
+    start_date: phase.start,
+    end_date: phase.end ?? null,
+    items: [{ ...baseItem, price: variant.priceId ?? 'price_1TestCarePlan' }],
+  }));
+  const started = options.started || status === 'active' || status === 'completed';
+  const subscription = scheduleSubscriptionId(variant);
+  const current = phaseDates.find((p) => p.start <= at && (p.end ?? Infinity) > at) ?? phaseDates[0];
+  const schedule: Record<string, unknown> = {
+    ...base,
+    id: variant.id,
+    customer: variant.customer ?? 'cus_TestPatient1',
+    created,
+    status,
+    metadata: variant.metadata ?? {},
+    default_settings: {
+      ...(base.default_settings as object),
+      description: variant.description ?? null,
+      transfer_data: null,
+    },
+    phases,
+    current_phase:
+      status === 'active' && current
+        ? { start_date: current.start, end_date: current.end ?? current.start + DAY }
+        : null,
+    subscription: started && status !== 'released' ? subscription : null,
+    released_subscription: status === 'released' ? subscription : null,
+    canceled_at: status === 'canceled' ? at : null,
+    completed_at: status === 'completed' ? at : null,
+    released_at: status === 'released' ? at : null,
+  };
+  return schedule as unknown as StripeSubscriptionSchedule;
+}
+
+export type ScheduleLifecycle = 'completed' | 'released' | 'canceled' | 'canceled-before-start' | 'aborted';
+
+interface ScheduleStep {
+  readonly type: string;
+  readonly status: ScheduleStatus;
+}
+
+/** Stripe sends no event type of its own when a schedule starts: `updated` carries status `active`. */
+export const SCHEDULE_LIFECYCLES: Record<ScheduleLifecycle, readonly ScheduleStep[]> = {
+  completed: [
+    { type: 'subscription_schedule.created', status: 'not_started' },
+    { type: 'subscription_schedule.updated', status: 'not_started' },
+    { type: 'subscription_schedule.updated', status: 'active' },
+    { type: 'subscription_schedule.expiring', status: 'active' },
+    { type: 'subscription_schedule.completed', status: 'completed' },
+  ],
+  released: [
+    { type: 'subscription_schedule.created', status: 'not_started' },
+    { type: 'subscription_schedule.updated', status: 'active' },
+    { type: 'subscription_schedule.released', status: 'released' },
+  ],
+  canceled: [
+    { type: 'subscription_schedule.created', status: 'not_started' },
+    { type: 'subscription_schedule.updated', status: 'active' },
+    { type: 'subscription_schedule.canceled', status: 'canceled' },
+  ],
+  'canceled-before-start': [
+    { type: 'subscription_schedule.created', status: 'not_started' },
+    { type: 'subscription_schedule.updated', status: 'not_started' },
+    { type: 'subscription_schedule.canceled', status: 'canceled' },
+  ],
+  // An aborted schedule's object says `canceled`; only the event type says `aborted`.
+  aborted: [
+    { type: 'subscription_schedule.created', status: 'not_started' },
+    { type: 'subscription_schedule.updated', status: 'active' },
+    { type: 'subscription_schedule.aborted', status: 'canceled' },
+  ],
+};
+
+/**
+ * The events Stripe sends for one schedule's lifecycle, in the order they happened. `gaps[i]` is the
+ * seconds between step i and i+1 (0 puts them in the same second); missing gaps are 1. Without
+ * `variant.phases`, a schedule canceled before it starts gets one phase that starts a day later.
+ */
+export function scheduleLifecycleEvents(
+  variant: ScheduleVariant,
+  lifecycle: ScheduleLifecycle,
+  options: { start?: number; gaps?: readonly number[]; ids?: readonly string[] } = {}
+): StripeEvent<StripeSubscriptionSchedule>[] {
+  const start = options.start ?? 1_760_000_000;
+  const phases =
+    variant.phases ??
+    (lifecycle === 'canceled-before-start'
+      ? [{ start: start + DAY, end: start + 31 * DAY }]
+      : [{ start, end: start + 30 * DAY }]);
+  let at = start;
+  let started = false;
+  return SCHEDULE_LIFECYCLES[lifecycle].map((step, i) => {
+    if (i > 0) {
+      at += options.gaps?.[i - 1] ?? 1;
+    }
+    started ||= step.status === 'active';
+    const object = buildSubscriptionSchedule({ ...variant, phases }, step.status, at, { created: start, started });
     return wrapEvent(step.type, object, { created: at, ...(options.ids?.[i] && { id: options.ids[i] }) });
   });
 }

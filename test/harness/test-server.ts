@@ -77,7 +77,7 @@ const SERIALIZATION_FAILURE = 'could not serialize access due to concurrent upda
  * - every request is recorded, so tests can count them per bot.
  */
 export class FhirTestServer {
-  readonly repo = new StrictRepository();
+  readonly repo: StrictRepository;
   readonly router = new FhirRouter();
   readonly requests: RecordedRequest[] = [];
   secrets: Record<string, ProjectSetting> = {};
@@ -91,8 +91,10 @@ export class FhirTestServer {
   private writeChain: Promise<void> = Promise.resolve();
   private writesRunning = 0;
 
-  constructor() {
+  /** `validate: false` stores writes unvalidated (benchmarks only; tests keep the default, true). */
+  constructor(options: { readonly validate?: boolean } = {}) {
     loadFhirDefinitions();
+    this.repo = new StrictRepository({ validate: options.validate ?? true });
   }
 
   setSecret(name: string, value: string | boolean | undefined): void {

@@ -1,0 +1,164 @@
+import type { Account, Extension, Identifier, Organization, Patient, Period, Reference } from '@medplum/fhirtypes';
+import { EXTENSION, NAMESPACE, STRIPE_SYSTEM } from '../constants';
+import {
+  accountStatus,
+  isFinalState,
+  isScheduleStage,
+  isScheduleState,
+  stateOfStage,
+  type ScheduleSnapshot,
+  type ScheduleState,
+} from '../machines/subscription-schedule';
+import { scheduleSubscriptionIds } from '../stripe/access';
+import type { StripeEvent, StripeSubscriptionSchedule } from '../stripe/types';
+import { appliedEventExtension, readAppliedEvent, unixToDateTime } from './order';
+
+/** Extensions of the Account beyond the shared ones of `EXTENSION` (same namespace). */
+export const ACCOUNT_EXTENSION = {
+  /** Why the Account is inactive, where its status alone does not say it (an aborted schedule). */
+  statusReason: `${NAMESPACE}:extension:status-reason`,
+} as const;
+
+export const ABORTED_REASON =
+  'Stripe aborted the schedule (subscription_schedule.aborted): its subscription was canceled, usually for non-payment';
+
+/** The patient billing account type of HL7 v3 ActCode. */
+const ACCOUNT_TYPE = {
+  coding: [
+    {
+      system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode',
+      code: 'PBILLACCT',
+      display: 'patient billing account',
+    },
+  ],
+};
+
+export interface AccountLinks {
+  /** The Patient of the schedule's customer; the Account has no subject without one. */
+  readonly patient?: Reference<Patient>;
+  /** The payee Organization (`PAYEE_ORGANIZATION`), when configured. */
+  readonly owner?: Reference<Organization>;
+}
+
+/**
+ * Restores the machine snapshot kept on a stored Account: the state from the machine-state extension
+ * and the last applied event from our marker. An Account without our marker (written by something
+ * else) gives undefined, so that the first event applies whatever its status (DESIGN section 4).
+ * A marker without a readable state takes the state its stage leads to.
+ */
+export function scheduleSnapshotOf(account: Account | undefined): ScheduleSnapshot | undefined {
+  const applied = readAppliedEvent(account);
+  if (!applied) {
+    return undefined;
+  }
+  const stored = account?.extension?.find((e) => e.url === EXTENSION.machineState)?.valueCode;
+  if (isScheduleState(stored)) {
+    return { state: stored, applied };
+  }
+  return isScheduleStage(applied.stage) ? { state: stateOfStage(applied.stage), applied } : undefined;
+}
+
+/** The Stripe subscription ids an Account carries (second and later identifiers). */
+export function accountSubscriptionIds(account: Account | undefined): string[] {
+  return (account?.identifier ?? []).flatMap((i) =>
+    i.system === STRIPE_SYSTEM.subscription && i.value ? [i.value] : []
+  );
+}
+
+/**
+ * Maps a subscription schedule event, once the machine has accepted it (`snapshot` is the machine's
+ * state after the event, `snapshot.applied` the event), to a FHIR Account. `existing` is the stored
+ * Account: its subscription identifiers and identifiers of other systems are kept, so that a link once
+ * made (an Invoice found by subscription id) stays valid.
+ */
+export function mapAccount(
+  event: StripeEvent<StripeSubscriptionSchedule>,
+  snapshot: ScheduleSnapshot,
+  links: AccountLinks,
+  existing?: Account
+): Account {
+  const schedule = event.data.object;
+  const applied = snapshot.applied;
+  if (!applied || applied.id !== event.id) {
+    throw new Error(`mapAccount needs the snapshot that event ${event.id} produced`);
+  }
+  const { state } = snapshot;
+  const period = servicePeriod(schedule, state, event.created);
+  const extension: Extension[] = [
+    appliedEventExtension(applied),
+    { url: EXTENSION.stripeStatus, valueCode: schedule.status },
+    { url: EXTENSION.machineState, valueCode: state },
+    ...(state === 'aborted' ? [{ url: ACCOUNT_EXTENSION.statusReason, valueString: ABORTED_REASON }] : []),
+  ];
+  return {
+    resourceType: 'Account',
+    extension,
+    identifier: accountIdentifiers(schedule, existing),
+    status: accountStatus(state),
+    type: ACCOUNT_TYPE,
+    name: schedule.default_settings?.description || `Stripe subscription schedule ${schedule.id}`,
+    ...(links.patient && { subject: [links.patient] }),
+    ...(period && { servicePeriod: period }),
+    ...(links.owner && { owner: links.owner }),
+  };
+}
+
+/**
+ * The schedule identifier first, then the subscription ids the schedule names (`subscription`, then
+ * `released_subscription`), then the stored Account's other subscription ids and foreign identifiers.
+ */
+function accountIdentifiers(schedule: StripeSubscriptionSchedule, existing: Account | undefined): Identifier[] {
+  const subscriptions = [...scheduleSubscriptionIds(schedule)];
+  for (const id of accountSubscriptionIds(existing)) {
+    if (!subscriptions.includes(id)) {
+      subscriptions.push(id);
+    }
+  }
+  const ours: ReadonlySet<string> = new Set([STRIPE_SYSTEM.subscriptionSchedule, STRIPE_SYSTEM.subscription]);
+  return [
+    { system: STRIPE_SYSTEM.subscriptionSchedule, value: schedule.id },
+    ...subscriptions.map((value) => ({ system: STRIPE_SYSTEM.subscription, value })),
+    ...(existing?.identifier ?? []).filter((i) => !i.system || !ours.has(i.system)),
+  ];
+}
+
+/**
+ * First phase start .. last phase end; in a final state the end is the time the schedule ended (the
+ * object's own `completed_at`/`released_at`/`canceled_at`, else the event time). A last phase without
+ * an end leaves the period open unless the schedule has ended. Never start after end (FHIR per-1): a
+ * schedule that ended before it started keeps a zero-length period at its end time.
+ */
+export function servicePeriod(
+  schedule: StripeSubscriptionSchedule,
+  state: ScheduleState,
+  eventCreated: number
+): Period | undefined {
+  const phases = schedule.phases ?? [];
+  const start = phases[0]?.start_date ?? schedule.current_phase?.start_date ?? undefined;
+  const end = isFinalState(state)
+    ? (endedAt(schedule, state) ?? eventCreated)
+    : phases.length
+      ? (phases[phases.length - 1]?.end_date ?? undefined)
+      : (schedule.current_phase?.end_date ?? undefined);
+  if (start === undefined && end === undefined) {
+    return undefined;
+  }
+  if (start !== undefined && end !== undefined) {
+    return { start: unixToDateTime(Math.min(start, end)), end: unixToDateTime(end) };
+  }
+  return start !== undefined ? { start: unixToDateTime(start) } : { end: unixToDateTime(end as number) };
+}
+
+function endedAt(schedule: StripeSubscriptionSchedule, state: ScheduleState): number | undefined {
+  switch (state) {
+    case 'completed':
+      return schedule.completed_at ?? undefined;
+    case 'released':
+      return schedule.released_at ?? undefined;
+    case 'canceled':
+    case 'aborted':
+      return schedule.canceled_at ?? undefined;
+    default:
+      return undefined;
+  }
+}
