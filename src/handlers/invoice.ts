@@ -64,9 +64,40 @@ export async function syncInvoice(medplum: MedplumClient, botEvent: BotEvent): P
       });
     },
   });
+  if (subscriptionId && !account && result.resource && !result.resource.account) {
+    await linkAccountCreatedMeanwhile(medplum, identifier, result.resource, subscriptionId);
+  }
   const resources = result.resource ? [`Invoice/${result.resource.id}`] : [];
   if (result.written) {
     return { outcome: 'processed', resources };
   }
   return { outcome: 'processed', resources, reason: 'the Invoice already shows this or a later event' };
+}
+
+/**
+ * The schedule bot links the Invoices it finds when it writes an Account; an Account written
+ * between our read and our write finds none. Looking again after the write closes that gap:
+ * one of the two bots always sees the other's write.
+ */
+async function linkAccountCreatedMeanwhile(
+  medplum: MedplumClient,
+  identifier: { system: string; value: string },
+  written: WithId<Invoice>,
+  subscriptionId: string
+): Promise<void> {
+  const account = await medplum.searchOne(
+    'Account',
+    identifierQuery({ system: STRIPE_SYSTEM.subscription, value: subscriptionId }),
+    { cache: 'no-cache' }
+  );
+  if (!account) {
+    return;
+  }
+  await upsertByIdentifier<Invoice>(medplum, {
+    resourceType: 'Invoice',
+    identifier,
+    preloaded: { resource: written },
+    build: (existing) =>
+      existing && !existing.account ? { ...existing, account: { reference: getReferenceString(account) } } : undefined,
+  });
 }

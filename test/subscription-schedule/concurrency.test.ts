@@ -82,7 +82,7 @@ describe('failures make the delivery fail, and a retry converges (DESIGN section
       project,
       invoiceLifecycleEvents({ id: 'in_1LinkFault', subscription: scheduleSubscriptionId(schedule) }, 'voided')
     );
-    const [created, started] = scheduleLifecycleEvents(schedule, 'completed');
+    const [created, , started] = scheduleLifecycleEvents(schedule, 'completed');
     await deliverAll(project, [created]);
 
     project.server.injectFault({ kind: 500, match: isInvoiceWrite });
@@ -115,5 +115,35 @@ describe('failures make the delivery fail, and a retry converges (DESIGN section
     await deliverAll(project, [started]);
     const account = await onlyAccount(project);
     expect((await project.server.all<Invoice>('Invoice'))[0]?.account).toEqual({ reference: `Account/${account.id}` });
+  });
+});
+
+describe('an Invoice written while the schedule bot runs', () => {
+  it('is linked by the search the bot makes after first giving the Account a subscription id', async () => {
+    const project = await createTestProject();
+    const schedule = { id: 'sub_sched_1Race' };
+    const [created, , started] = scheduleLifecycleEvents(schedule, 'completed');
+    await deliverAll(project, [created]);
+    // Between the bot's batched read and its Account write, the invoice bot (which found no Account
+    // with this subscription yet) stores an Invoice of the subscription without `account`.
+    let racing: Promise<unknown> | undefined;
+    project.server.injectFault({
+      kind: 500,
+      match: (request) => {
+        if (request.resourceType === 'Account' && request.method === 'PUT' && !racing) {
+          racing = project.server.seed<Invoice>({
+            resourceType: 'Invoice',
+            meta: { tag: [{ system: STRIPE_SYSTEM.subscription, code: scheduleSubscriptionId(schedule) }] },
+            identifier: [{ system: STRIPE_SYSTEM.invoice, value: 'in_1Race' }],
+            status: 'issued',
+          });
+        }
+        return false;
+      },
+    });
+    await deliverAll(project, [started]);
+    expect(racing).toBeDefined();
+    const account = await onlyAccount(project);
+    expect((await onlyInvoice(project)).account).toEqual({ reference: `Account/${account.id}` });
   });
 });
