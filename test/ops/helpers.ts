@@ -1,0 +1,34 @@
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CONFIG_PATH } from '../../scripts/bot-config';
+
+/** A private copy of medplum.config.json (the scripts write bot ids into it). */
+export function tempConfig(ids: Readonly<Record<string, string>> = {}): string {
+  const dir = mkdtempSync(join(tmpdir(), 'stripe-medplum-ops-'));
+  const path = join(dir, 'medplum.config.json');
+  copyFileSync(CONFIG_PATH, path);
+  if (Object.keys(ids).length) {
+    const config = JSON.parse(readFileSync(path, 'utf8')) as { bots: { name: string; id: string }[] };
+    for (const bot of config.bots) {
+      bot.id = ids[bot.name] ?? bot.id;
+    }
+    writeFileSync(path, `${JSON.stringify(config, null, 2)}\n`);
+  }
+  return path;
+}
+
+export function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'stripe-medplum-ops-'));
+}
+
+/** A sleep that returns at once and remembers what it was asked to wait. */
+export function recordingSleep(): { readonly waits: number[]; sleep: (ms: number) => Promise<void> } {
+  const waits: number[] = [];
+  return {
+    waits,
+    sleep: async (ms: number) => {
+      waits.push(ms);
+    },
+  };
+}
