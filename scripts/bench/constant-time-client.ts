@@ -30,8 +30,9 @@ import { BOT_IDENTIFIER_SYSTEM } from '../../src/constants';
  * else answers 400 naming what is missing, so that a new family fails loudly rather than slowly.
  * It does not validate resources, run access policies or write AuditEvents.
  *
- * Time is charged, by wall clock, to the bot whose code is running or to the store (everything
- * inside `fetch` except a nested bot run), so a benchmark can tell the bots' own time from the store's.
+ * CPU time (process.cpuUsage) is charged to the bot whose code is running or to the store
+ * (everything inside `fetch` except a nested bot run), so a benchmark can tell the bots' own work
+ * from the store's, even on a machine busy with other work.
  */
 
 export type BotHandler = (medplum: MedplumClient, event: BotEvent) => Promise<unknown>;
@@ -63,15 +64,15 @@ export class ConstantTimeStore {
   secrets: Record<string, ProjectSetting> = {};
   /** Requests received, by caller (`Bot/<id>` for a bot's client). */
   readonly requestsByCaller = new Map<string, number>();
-  /** Wall-clock milliseconds charged to each bot (`bot:<name>`) and to the store (`store`), self time only. */
-  readonly selfMs = new Map<string, number>();
+  /** CPU milliseconds charged to each bot (`bot:<name>`) and to the store (`store`), self time only. */
+  readonly selfCpuMs = new Map<string, number>();
 
   private readonly resources = new Map<string, Map<string, WithId<Resource>>>();
   private readonly index = new Map<string, Set<string>>();
   private readonly indexKeysOf = new Map<string, string[]>();
   private readonly bots = new Map<string, RegisteredBot>();
   private readonly running: string[] = [];
-  private clock = performance.now();
+  private clock = cpuMicros();
 
   setSecret(name: string, value: string | boolean): void {
     this.secrets[name] = typeof value === 'boolean' ? { name, valueBoolean: value } : { name, valueString: value };
@@ -375,13 +376,19 @@ export class ConstantTimeStore {
   }
 
   private charge(): void {
-    const now = performance.now();
+    const now = cpuMicros();
     const current = this.running[this.running.length - 1];
     if (current !== undefined) {
-      this.selfMs.set(current, (this.selfMs.get(current) ?? 0) + (now - this.clock));
+      this.selfCpuMs.set(current, (this.selfCpuMs.get(current) ?? 0) + (now - this.clock) / 1000);
     }
     this.clock = now;
   }
+}
+
+/** User + system CPU time of the process, in microseconds. */
+function cpuMicros(): number {
+  const { user, system } = process.cpuUsage();
+  return user + system;
 }
 
 function indexKey(resourceType: string, param: string, value: string): string {
@@ -425,35 +432,40 @@ export function applyJsonPatch<T>(document: T, ops: readonly PatchOperation[]): 
     if (typeof parent !== 'object' || parent === null) {
       throw new OperationOutcomeError(badRequest(`Patch path not found: ${op.path}`));
     }
-    const container = parent as Record<string, unknown> & unknown[];
-    const isArray = Array.isArray(container);
-    const index = isArray ? (last === '-' ? container.length : Number(last)) : -1;
+    const object = parent as Record<string, unknown>;
+    const array = Array.isArray(parent) ? (parent as unknown[]) : undefined;
+    const index = array ? (last === '-' ? array.length : Number(last)) : -1;
+    const present = array ? index >= 0 && index < array.length : last in object;
     switch (op.op) {
       case 'add':
-        if (isArray) {
-          container.splice(index, 0, op.value);
+        if (array) {
+          array.splice(index, 0, op.value);
         } else {
-          container[last] = op.value;
+          object[last] = op.value;
         }
         break;
       case 'replace':
-        if (!(last in container)) {
+        if (!present) {
           throw new OperationOutcomeError(badRequest(`Patch path not found: ${op.path}`));
         }
-        container[isArray ? index : last] = op.value;
+        if (array) {
+          array[index] = op.value;
+        } else {
+          object[last] = op.value;
+        }
         break;
       case 'remove':
-        if (!(last in container)) {
+        if (!present) {
           throw new OperationOutcomeError(badRequest(`Patch path not found: ${op.path}`));
         }
-        if (isArray) {
-          container.splice(index, 1);
+        if (array) {
+          array.splice(index, 1);
         } else {
-          delete container[last];
+          delete object[last];
         }
         break;
       case 'test':
-        if (JSON.stringify(container[last]) !== JSON.stringify(op.value)) {
+        if (!present || JSON.stringify(array ? array[index] : object[last]) !== JSON.stringify(op.value)) {
           throw new OperationOutcomeError(preconditionFailed);
         }
         break;

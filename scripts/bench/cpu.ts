@@ -19,12 +19,13 @@ export interface CpuFigures {
   readonly processCpuMsPerEvent: number;
   readonly userCpuMsPerEvent: number;
   readonly systemCpuMsPerEvent: number;
-  /** Wall-clock time spent inside the constant-time store and its HTTP stand-in, per event. */
-  readonly storeMsPerEvent: number;
+  /** CPU time spent inside the constant-time store and its HTTP stand-in, per event. */
+  readonly storeCpuMsPerEvent: number;
   /** The budget figure: process CPU minus the store's time, per event. */
   readonly botCpuMsPerEvent: number;
-  /** Wall-clock self time per event of each bot (its own code, the store excluded). */
-  readonly selfMsPerEventByBot: Record<string, number>;
+  /** CPU self time per event of each bot (its own code, the store and nested bots excluded). */
+  readonly selfCpuMsPerEventByBot: Record<string, number>;
+  /** Wall-clock time per event (affected by other work on the machine; the CPU figures are not). */
   readonly wallMsPerEvent: number;
   readonly budgetMsPerEvent: number;
   readonly pass: boolean;
@@ -67,7 +68,7 @@ export async function measureCpu(
     }
   });
 
-  const selfBefore = new Map(store.selfMs);
+  const selfBefore = new Map(store.selfCpuMs);
   const requestsBefore = botRequests(store);
   let cpu = { user: 0, system: 0 };
   let wallMs = 0;
@@ -97,7 +98,7 @@ export async function measureCpu(
   const memory = sampler.stop();
 
   const n = stream.length;
-  const self = (key: string) => ((store.selfMs.get(key) ?? 0) - (selfBefore.get(key) ?? 0)) / n;
+  const self = (key: string) => ((store.selfCpuMs.get(key) ?? 0) - (selfBefore.get(key) ?? 0)) / n;
   const processCpuMs = (cpu.user + cpu.system) / 1000 / n;
   const storeMs = self('store');
   const botCpu = processCpuMs - storeMs;
@@ -108,9 +109,9 @@ export async function measureCpu(
     processCpuMsPerEvent: processCpuMs,
     userCpuMsPerEvent: cpu.user / 1000 / n,
     systemCpuMsPerEvent: cpu.system / 1000 / n,
-    storeMsPerEvent: storeMs,
+    storeCpuMsPerEvent: storeMs,
     botCpuMsPerEvent: botCpu,
-    selfMsPerEventByBot: Object.fromEntries(family.bots.map((name) => [name, self(`bot:${name}`)])),
+    selfCpuMsPerEventByBot: Object.fromEntries(family.bots.map((name) => [name, self(`bot:${name}`)])),
     wallMsPerEvent: wallMs / n,
     budgetMsPerEvent: CPU_BUDGET_MS_PER_EVENT,
     pass: botCpu <= CPU_BUDGET_MS_PER_EVENT,

@@ -1,4 +1,5 @@
 import type { RouterResult } from '../../src/router/router';
+import { loadavg } from 'node:os';
 import { progress, quietly } from './console';
 import type { BenchFamily } from './families';
 import { collectGarbage, MemorySampler, type MemoryFigures } from './memory';
@@ -13,6 +14,8 @@ export interface Checkpoint {
   readonly windowEventsPerSecond: number;
   /** Events per second since the start. */
   readonly cumulativeEventsPerSecond: number;
+  /** Process CPU per event over the last window, ms (unlike the rates, not slowed by other work on the machine). */
+  readonly windowCpuMsPerEvent: number;
   /** Resources stored (current versions, all types) and archives (Communication) at this point. */
   readonly storedResources: number;
   readonly archives: number;
@@ -29,6 +32,11 @@ export interface ThroughputFigures {
   readonly stoppedByTimeLimit: boolean;
   readonly seconds: number;
   readonly eventsPerSecond: number;
+  /** Process CPU (user + system) over the run, and events per CPU-second: robust to other work on the machine. */
+  readonly cpuSeconds: number;
+  readonly eventsPerCpuSecond: number;
+  /** 1-minute load average at the start and the end of the run (2 cores: above 2 means contention). */
+  readonly loadAverage: readonly [number, number];
   readonly checkpoints: readonly Checkpoint[];
   readonly memory: MemoryFigures;
   /** The repository at the end: current resources by type, their total, and all versions kept. */
@@ -66,8 +74,11 @@ export async function measureThroughput(family: BenchFamily, options: Throughput
 
   collectGarbage();
   const sampler = new MemorySampler();
+  const loadStart = loadavg()[0] ?? 0;
+  const cpuStart = process.cpuUsage();
   const start = performance.now();
   let windowStart = start;
+  let windowCpu = cpuStart;
   let windowEvents = 0;
   await quietly(async () => {
     for (const event of stream) {
@@ -89,12 +100,15 @@ export async function measureThroughput(family: BenchFamily, options: Throughput
       const overTime = options.timeLimitSeconds > 0 && elapsedSeconds > options.timeLimitSeconds;
       if (delivered % options.checkpointEvery === 0 || delivered === stream.length || overTime) {
         const { rss, heapUsed } = sampler.sample();
+        const cpu = process.cpuUsage(windowCpu);
+        windowCpu = process.cpuUsage();
         const size = repositorySize(repo);
         checkpoints.push({
           events: delivered,
           elapsedSeconds,
           windowEventsPerSecond: windowEvents / ((now - windowStart) / 1000),
           cumulativeEventsPerSecond: delivered / elapsedSeconds,
+          windowCpuMsPerEvent: (cpu.user + cpu.system) / 1000 / windowEvents,
           storedResources: size.total,
           archives: size.byType.Communication ?? 0,
           rssMiB: mib(rss),
@@ -102,7 +116,8 @@ export async function measureThroughput(family: BenchFamily, options: Throughput
         });
         progress(
           `throughput/${family.name} (${options.validate ? 'validated' : 'unvalidated'}): ${delivered}/${stream.length} events, ` +
-            `${(windowEvents / ((now - windowStart) / 1000)).toFixed(1)} events/s in the last window, ` +
+            `${(windowEvents / ((now - windowStart) / 1000)).toFixed(1)} events/s and ` +
+            `${((cpu.user + cpu.system) / 1000 / windowEvents).toFixed(1)} ms CPU/event in the last window, ` +
             `${size.total} resources stored, ${elapsedSeconds.toFixed(0)} s`
         );
         windowStart = now;
@@ -115,6 +130,8 @@ export async function measureThroughput(family: BenchFamily, options: Throughput
     }
   });
   const seconds = (performance.now() - start) / 1000;
+  const cpu = process.cpuUsage(cpuStart);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   const memory = sampler.stop();
   return {
     family: family.name,
@@ -124,6 +141,9 @@ export async function measureThroughput(family: BenchFamily, options: Throughput
     stoppedByTimeLimit,
     seconds,
     eventsPerSecond: delivered / seconds,
+    cpuSeconds,
+    eventsPerCpuSecond: delivered / cpuSeconds,
+    loadAverage: [loadStart, loadavg()[0] ?? 0],
     checkpoints,
     memory,
     store: repositorySize(repo),
