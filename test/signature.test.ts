@@ -95,6 +95,17 @@ describe('verifyStripeSignature', () => {
     );
   });
 
+  it('verifies a parsed body against the serialisation the caller passes, in reserialized-json mode', () => {
+    const parsed: unknown = JSON.parse(RAW_BODY);
+    const args = { payload: parsed, header, secrets: [SECRET], nowSeconds: NOW };
+    expectOk(verifyStripeSignature({ ...args, serialized: RAW_BODY }), 'reserialized-json');
+    const wrong = verifyStripeSignature({
+      ...args,
+      serialized: RAW_BODY.replace('"livemode": false', '"livemode": true'),
+    });
+    expect(wrong.ok).toBe(false);
+  });
+
   it('defaults nowSeconds to the current clock', () => {
     const now = Math.floor(Date.now() / 1000);
     const check = verifyStripeSignature({ payload: RAW_BODY, header: sign(RAW_BODY, SECRET, now), secrets: [SECRET] });

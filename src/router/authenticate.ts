@@ -10,10 +10,17 @@ export type Sender =
  * `STRIPE_OPERATORS` (an unsigned replay). Anything else is rejected by throwing, before the
  * body is archived or logged.
  */
-export function authenticate(botEvent: BotEvent, body: string | unknown, config: BotConfig): Sender {
+export function authenticate(botEvent: BotEvent, json: string, config: BotConfig): Sender {
   const header = headerValue(botEvent.headers, 'stripe-signature');
   if (header !== undefined) {
-    const check = verifyStripeSignature({ payload: body, header, secrets: config.webhookSecrets });
+    const input = botEvent.input;
+    const check = verifyStripeSignature({
+      payload: input,
+      // The envelope parser serialised a parsed body already, exactly as verification would.
+      ...(typeof input !== 'string' && { serialized: json }),
+      header,
+      secrets: config.webhookSecrets,
+    });
     if (!check.ok) {
       throw new OperationOutcomeError(badRequest(`Stripe signature rejected (${check.mode}): ${check.reason}`));
     }

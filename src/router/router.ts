@@ -29,7 +29,7 @@ export async function handleStripeWebhook(medplum: MedplumClient, botEvent: BotE
   const config = readConfig(botEvent.secrets);
   // Size and JSON checks come first, so nothing oversized is hashed; nothing is logged before the sender is known.
   const envelope = parseEnvelope(botEvent.input);
-  const sender = authenticate(botEvent, botEvent.input, config);
+  const sender = authenticate(botEvent, envelope.json, config);
   const base = { eventId: envelope.id, type: envelope.type };
   logInfo('stripe event received', { ...base, sender: describeSender(sender) });
 

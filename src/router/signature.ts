@@ -112,6 +112,8 @@ export function verifyStripeSignature(args: {
   secrets: readonly string[];
   toleranceSeconds?: number;
   nowSeconds?: number;
+  /** `JSON.stringify(payload, null, 2)` when the caller has it already (parsed payloads only). */
+  serialized?: string;
 }): SignatureCheck {
   const isRaw = typeof args.payload === 'string';
   const mode: SignatureMode = isRaw ? 'raw-body' : 'reserialized-json';
@@ -151,6 +153,8 @@ export function verifyStripeSignature(args: {
   let body: string | undefined;
   if (isRaw) {
     body = args.payload as string;
+  } else if (args.serialized !== undefined) {
+    body = args.serialized;
   } else {
     try {
       body = JSON.stringify(args.payload, null, 2) as string | undefined;
