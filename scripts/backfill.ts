@@ -3,7 +3,16 @@
  * delivered, by default) to the router as an operator, oldest first. See docs/deploy.md.
  */
 import { DEFAULT_BACKFILL_DAYS, runBackfill } from './ops/backfill';
-import { consoleLogger, OpsError, parseCliArgs, parseWhen, positiveInt, runCli } from './ops/cli';
+import {
+  abortOnSigint,
+  consoleLogger,
+  EVENT_RUN_OPTIONS,
+  OpsError,
+  parseCliArgs,
+  parseWhen,
+  positiveInt,
+  runCli,
+} from './ops/cli';
 import { connectMedplum, createStripe, readMedplumEnv, readStripeKey } from './ops/env';
 import { summaryLines } from './ops/events';
 import { defaultStatePath } from './ops/state';
@@ -15,19 +24,7 @@ await runCli('backfill', async () => {
   const { values } = parseCliArgs(
     {
       args: process.argv.slice(2),
-      options: {
-        since: { type: 'string' },
-        until: { type: 'string' },
-        type: { type: 'string', multiple: true },
-        event: { type: 'string', multiple: true },
-        'include-delivered': { type: 'boolean' },
-        concurrency: { type: 'string' },
-        force: { type: 'boolean' },
-        'dry-run': { type: 'boolean' },
-        state: { type: 'string' },
-        'router-id': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
+      options: { ...EVENT_RUN_OPTIONS, 'include-delivered': { type: 'boolean' } },
     },
     USAGE
   );
@@ -51,12 +48,7 @@ await runCli('backfill', async () => {
     );
   }
   const medplum = await connectMedplum(env, { log: consoleLogger });
-  const abort = new AbortController();
-  process.once('SIGINT', () => {
-    console.error('\ninterrupted: finishing the events in flight (Ctrl-C again to quit at once)');
-    abort.abort();
-    process.once('SIGINT', () => process.exit(130));
-  });
+  const signal = abortOnSigint();
   const summary = await runBackfill(
     { medplum, baseUrl: env.baseUrl, log: consoleLogger, stripe: createStripe(stripeKey) },
     filter,
@@ -65,7 +57,7 @@ await runCli('backfill', async () => {
       force: values.force ?? false,
       dryRun: values['dry-run'] ?? false,
       statePath: values.state ?? defaultStatePath('backfill'),
-      signal: abort.signal,
+      signal,
       ...(values['router-id'] && { routerId: values['router-id'] }),
     }
   );

@@ -2,7 +2,15 @@
  * npm run replay [-- options]: posts archived Stripe events to the router again, as an operator.
  * See docs/deploy.md.
  */
-import { consoleLogger, parseCliArgs, parseWhen, positiveInt, runCli } from './ops/cli';
+import {
+  abortOnSigint,
+  consoleLogger,
+  EVENT_RUN_OPTIONS,
+  parseCliArgs,
+  parseWhen,
+  positiveInt,
+  runCli,
+} from './ops/cli';
 import { connectMedplum, readMedplumEnv } from './ops/env';
 import { summaryLines } from './ops/events';
 import { runReplay } from './ops/replay';
@@ -15,19 +23,7 @@ await runCli('replay', async () => {
   const { values } = parseCliArgs(
     {
       args: process.argv.slice(2),
-      options: {
-        since: { type: 'string' },
-        until: { type: 'string' },
-        type: { type: 'string', multiple: true },
-        event: { type: 'string', multiple: true },
-        'failed-only': { type: 'boolean' },
-        concurrency: { type: 'string' },
-        force: { type: 'boolean' },
-        'dry-run': { type: 'boolean' },
-        state: { type: 'string' },
-        'router-id': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
+      options: { ...EVENT_RUN_OPTIONS, 'failed-only': { type: 'boolean' } },
     },
     USAGE
   );
@@ -45,18 +41,13 @@ await runCli('replay', async () => {
   };
   const env = readMedplumEnv();
   const medplum = await connectMedplum(env, { log: consoleLogger });
-  const abort = new AbortController();
-  process.once('SIGINT', () => {
-    console.error('\ninterrupted: finishing the events in flight (Ctrl-C again to quit at once)');
-    abort.abort();
-    process.once('SIGINT', () => process.exit(130));
-  });
+  const signal = abortOnSigint();
   const summary = await runReplay({ medplum, baseUrl: env.baseUrl, log: consoleLogger }, filter, {
     concurrency,
     force: values.force ?? false,
     dryRun: values['dry-run'] ?? false,
     statePath: values.state ?? defaultStatePath('replay'),
-    signal: abort.signal,
+    signal,
     ...(values['router-id'] && { routerId: values['router-id'] }),
   });
   for (const line of summaryLines(summary, 'replay')) {

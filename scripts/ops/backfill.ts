@@ -6,16 +6,15 @@
  */
 import type Stripe from 'stripe';
 import { OpsError, type Logger } from './cli';
-import { postEvents, routerPoster, type QueuedEvent, type Summary } from './events';
+import type { QueuedEvent, Summary } from './events';
 import {
   matchesTypes,
+  postToRouter,
   resolveRouterId,
-  stateScope,
   type EventFilter,
   type ReplayContext,
   type RunOptions,
 } from './replay';
-import { DoneState } from './state';
 import { webhookEventTypes } from './setup-plan';
 
 /** Stripe keeps events for 30 days: the default window. */
@@ -114,17 +113,5 @@ export async function runBackfill(
     `backfill: ${events.length} Stripe event(s) since ${filter.since.toISOString()}` +
       `${filter.includeDelivered ? '' : ' that Stripe failed to deliver'}, to Bot/${routerId}`
   );
-  return postEvents(events, {
-    post: routerPoster(ctx.medplum, routerId),
-    concurrency: options.concurrency ?? 4,
-    log: ctx.log,
-    label: 'backfill',
-    ...(options.statePath && {
-      state: DoneState.load(options.statePath, stateScope(ctx.baseUrl, ctx.medplum, routerId)),
-    }),
-    ...(options.force && { force: true }),
-    ...(options.dryRun && { dryRun: true }),
-    ...(options.signal && { signal: options.signal }),
-    ...(options.progress && { progress: options.progress }),
-  });
+  return postToRouter(ctx, routerId, events, options, 'backfill');
 }

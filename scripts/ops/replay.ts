@@ -183,18 +183,19 @@ export function stateScope(baseUrl: string, medplum: MedplumClient, routerId: st
   return `${baseUrl}|${medplum.getProject()?.id ?? '?'}|Bot/${routerId}`;
 }
 
-export async function runReplay(ctx: ReplayContext, filter: ReplayFilter, options: RunOptions = {}): Promise<Summary> {
-  const routerId = await resolveRouterId(ctx.medplum, options.routerId, options.configPath);
-  const { events, unreadable } = await selectArchivedEvents(ctx.medplum, filter, options.pageSize);
-  ctx.log.info(`replay: ${events.length} archived event(s) selected, to Bot/${routerId}`);
-  for (const bad of unreadable) {
-    ctx.log.warn(`cannot replay ${bad.id}: ${bad.error}`);
-  }
-  const summary = await postEvents(events, {
+/** Posts `events` to the router as an operator, with the run's concurrency, state and dry-run options. */
+export function postToRouter(
+  ctx: ReplayContext,
+  routerId: string,
+  events: readonly QueuedEvent[],
+  options: RunOptions,
+  label: string
+): Promise<Summary> {
+  return postEvents(events, {
     post: routerPoster(ctx.medplum, routerId),
     concurrency: options.concurrency ?? 4,
     log: ctx.log,
-    label: 'replay',
+    label,
     ...(options.statePath && {
       state: DoneState.load(options.statePath, stateScope(ctx.baseUrl, ctx.medplum, routerId)),
     }),
@@ -203,6 +204,16 @@ export async function runReplay(ctx: ReplayContext, filter: ReplayFilter, option
     ...(options.signal && { signal: options.signal }),
     ...(options.progress && { progress: options.progress }),
   });
+}
+
+export async function runReplay(ctx: ReplayContext, filter: ReplayFilter, options: RunOptions = {}): Promise<Summary> {
+  const routerId = await resolveRouterId(ctx.medplum, options.routerId, options.configPath);
+  const { events, unreadable } = await selectArchivedEvents(ctx.medplum, filter, options.pageSize);
+  ctx.log.info(`replay: ${events.length} archived event(s) selected, to Bot/${routerId}`);
+  for (const bad of unreadable) {
+    ctx.log.warn(`cannot replay ${bad.id}: ${bad.error}`);
+  }
+  const summary = await postToRouter(ctx, routerId, events, options, 'replay');
   const failures = [...summary.failures, ...unreadable.map((u) => ({ id: u.id, type: '?', reason: u.error }))];
   return { ...summary, failed: summary.failed + unreadable.length, failures };
 }
