@@ -22,9 +22,9 @@ import {
   type LoadedBot,
   type RuntimeName,
 } from './harness/bundle-runtimes';
-import { loadStripeFixture, type FixtureShape } from './harness/fixtures';
+import { loadStripeFixture, type FixtureShape } from '../lib/stripe-events/fixtures';
 import { createTestProject, OPERATOR, WEBHOOK_SECRET } from './harness/project';
-import { invoiceLifecycleEvents, wrapEvent, type InvoiceLifecycle } from './harness/stripe-events';
+import { invoiceLifecycleEvents, wrapEvent, type InvoiceLifecycle } from '../lib/stripe-events/events';
 
 // Whatever medplum.config.json lists now: bots added by others are covered without editing this file.
 const bundles = readBuiltBundles();

@@ -1,3 +1,3 @@
-import { loadFhirDefinitions } from './harness/fhir-definitions';
+import { loadFhirDefinitions } from '../lib/embedded/fhir-definitions';
 
 loadFhirDefinitions();

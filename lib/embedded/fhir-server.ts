@@ -384,5 +384,5 @@ function faultOutcome(kind: Exclude<FaultKind, 'timeout'>): OperationOutcome {
   };
 }
 
-/** The name the test harness knows it by (test/harness/test-server.ts re-exports this module). */
+/** The name the tests know it by. */
 export { EmbeddedFhirServer as FhirTestServer };

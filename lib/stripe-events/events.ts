@@ -1,6 +1,6 @@
 /**
- * Builders of Stripe events from Stripe's own fixtures (test/fixtures/stripe), shared by the tests
- * (test/harness/stripe-events.ts re-exports this module), the benchmarks and the demo stream
+ * Builders of Stripe events from Stripe's own fixtures (test/fixtures/stripe), shared by the tests,
+ * the benchmarks and the demo stream
  * generator (scripts/local/demo-stream.ts). The demo itself reads the generated demo/stream.json.
  */
 import type { StripeEvent, StripeInvoice, StripeSubscriptionSchedule } from '../../src/stripe/types';

@@ -1,7 +1,7 @@
 import { BOT_NAME } from '../../src/constants';
 import type { RouterResult } from '../../src/router/router';
 import { STRIPE_CLIENT, WEBHOOK_SECRET } from '../../test/harness/project';
-import { signatureHeader, stripeBody } from '../../test/harness/stripe-events';
+import { signatureHeader, stripeBody } from '../../lib/stripe-events/events';
 import { progress, quietly } from './console';
 import type { ConstantTimeStore } from './constant-time-client';
 import type { BenchFamily } from './families';

@@ -8,7 +8,7 @@ import {
   WEBHOOK_SECRET,
   type TestProject,
 } from '../../test/harness/project';
-import type { BotHandler } from '../../test/harness/test-server';
+import type { BotHandler } from '../../lib/embedded/fhir-server';
 import { ConstantTimeStore } from './constant-time-client';
 import type { BenchFamily } from './families';
 

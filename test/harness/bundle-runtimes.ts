@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { format } from 'node:util';
 import vm from 'node:vm';
 import { PROJECT_ROOT, readBotEntries, type BotEntry } from '../../scripts/bot-config';
-import type { BotHandler } from './test-server';
+import type { BotHandler } from '../../lib/embedded/fhir-server';
 
 /**
  * The two ways Medplum runs a deployed bundle (DESIGN section 3), reproduced in process so that a

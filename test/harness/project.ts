@@ -6,8 +6,8 @@ import { handler as routerHandler } from '../../bots/stripe-router';
 import { handler as subscriptionScheduleHandler } from '../../bots/stripe-subscription-schedule';
 import { BOT_NAME, STRIPE_SYSTEM } from '../../src/constants';
 import type { RouterResult } from '../../src/router/router';
-import { signatureHeader, stripeBody } from './stripe-events';
-import { FhirTestServer, type BotHandler, type ExecuteResponse } from './test-server';
+import { signatureHeader, stripeBody } from '../../lib/stripe-events/events';
+import { FhirTestServer, type BotHandler, type ExecuteResponse } from '../../lib/embedded/fhir-server';
 
 export const WEBHOOK_SECRET = 'whsec_test_0123456789abcdef0123456789abcdef';
 export const OPERATOR = 'Practitioner/operator-1';

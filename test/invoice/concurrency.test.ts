@@ -4,7 +4,7 @@ import type { StripeEvent, StripeInvoice } from '../../src/stripe/types';
 import { chronological } from '../harness/invoice-order';
 import { comparable } from '../harness/normalize';
 import { createTestProject } from '../harness/project';
-import { invoiceLifecycleEvents } from '../harness/stripe-events';
+import { invoiceLifecycleEvents } from '../../lib/stripe-events/events';
 
 describe('concurrent deliveries (DESIGN section 5)', () => {
   it('many concurrent deliveries of one new invoice’s events produce exactly one Invoice', async () => {

@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { BOT_NAME } from '../../src/constants';
 import { comparable } from '../harness/normalize';
 import { createTestProject, type TestProject } from '../harness/project';
-import { invoiceLifecycleEvents } from '../harness/stripe-events';
-import type { FaultKind, RecordedRequest } from '../harness/test-server';
+import { invoiceLifecycleEvents } from '../../lib/stripe-events/events';
+import type { FaultKind, RecordedRequest } from '../../lib/embedded/fhir-server';
 
 const events = invoiceLifecycleEvents({ id: 'in_1Faults' }, 'paid').slice(0, 3);
 const last = events[2]!;

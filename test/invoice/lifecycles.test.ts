@@ -2,7 +2,7 @@ import type { Invoice } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
 import { EXTENSION, STRIPE_SYSTEM } from '../../src/constants';
 import { createTestProject } from '../harness/project';
-import { invoiceLifecycleEvents, type InvoiceLifecycle } from '../harness/stripe-events';
+import { invoiceLifecycleEvents, type InvoiceLifecycle } from '../../lib/stripe-events/events';
 
 function stripeStatusOf(invoice: Invoice): string | undefined {
   return invoice.extension?.find((e) => e.url === EXTENSION.stripeStatus)?.valueCode;

@@ -4,9 +4,9 @@ import { EXTENSION, STRIPE_SYSTEM } from '../../src/constants';
 import { invoiceStage, mapInvoice } from '../../src/fhir/invoice';
 import { readAppliedEvent } from '../../src/fhir/order';
 import type { StripeInvoice } from '../../src/stripe/types';
-import { loadStripeFixture } from '../harness/fixtures';
-import { buildInvoice, wrapEvent } from '../harness/stripe-events';
-import { assertValidR4 } from '../harness/validate';
+import { loadStripeFixture } from '../../lib/stripe-events/fixtures';
+import { buildInvoice, wrapEvent } from '../../lib/stripe-events/events';
+import { assertValidR4 } from '../../lib/embedded/validate';
 
 const links = {
   patient: { reference: 'Patient/p1' },

@@ -5,7 +5,7 @@ import type { StripeEvent, StripeInvoice } from '../../src/stripe/types';
 import { chronological } from '../harness/invoice-order';
 import { comparable } from '../harness/normalize';
 import { createTestProject, type TestProject } from '../harness/project';
-import { INVOICE_LIFECYCLES, invoiceLifecycleEvents, type InvoiceLifecycle } from '../harness/stripe-events';
+import { INVOICE_LIFECYCLES, invoiceLifecycleEvents, type InvoiceLifecycle } from '../../lib/stripe-events/events';
 
 async function finalInvoice(project: TestProject, events: readonly unknown[]): Promise<unknown> {
   for (const event of events) {

@@ -1,7 +1,7 @@
 import type { Invoice } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
 import { BOT_NAME } from '../../src/constants';
-import { invoiceLifecycleEvents } from '../harness/stripe-events';
+import { invoiceLifecycleEvents } from '../../lib/stripe-events/events';
 import { getJson, outcomeText, postEvent, readType, SECRET, startServer } from './helpers';
 
 describe('npm start: bad requests get a 4xx that says what to fix', () => {

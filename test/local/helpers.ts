@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach } from 'vitest';
 import { startLocalServer, type LocalServer, type LocalServerOptions } from '../../scripts/local/server';
 import type { RouterResult } from '../../src/router/router';
-import { signatureHeader, stripeBody } from '../harness/stripe-events';
+import { signatureHeader, stripeBody } from '../../lib/stripe-events/events';
 
 export const SECRET = 'whsec_local_0123456789abcdef0123456789abcdef';
 

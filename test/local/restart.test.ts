@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { STORE_FORMAT } from '../../lib/embedded/store-file';
 import { parseStartArgs } from '../../scripts/local/args';
-import { invoiceLifecycleEvents } from '../harness/stripe-events';
+import { invoiceLifecycleEvents } from '../../lib/stripe-events/events';
 import { getJson, postEvent, readType, startServer, temporaryDirectory } from './helpers';
 
 describe('npm start: the store file', () => {

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readBotEntries } from '../../scripts/bot-config';
 import { BOT_IDENTIFIER_SYSTEM, BOT_NAME, STRIPE_SYSTEM } from '../../src/constants';
-import { invoiceLifecycleEvents } from '../harness/stripe-events';
+import { invoiceLifecycleEvents } from '../../lib/stripe-events/events';
 import { getJson, postEvent, readType, SECRET, startServer, temporaryDirectory } from './helpers';
 
 const CUSTOMER = 'cus_TestPatient1';

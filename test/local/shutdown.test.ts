@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../scripts/bot-config';
 import { STRIPE_SYSTEM } from '../../src/constants';
-import { invoiceLifecycleEvents } from '../harness/stripe-events';
+import { invoiceLifecycleEvents } from '../../lib/stripe-events/events';
 import { postEvent, SECRET, startServer, temporaryDirectory } from './helpers';
 
 interface StoreFileContent {

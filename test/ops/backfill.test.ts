@@ -6,7 +6,7 @@ import { eventListParams, runBackfill, type BackfillFilter } from '../../scripts
 import { createStripe } from '../../scripts/ops/env';
 import type { RunOptions } from '../../scripts/ops/replay';
 import type { StripeEvent } from '../../src/stripe/types';
-import { buildInvoice, buildPaymentIntent, invoiceLifecycleEvents, wrapEvent } from '../harness/stripe-events';
+import { buildInvoice, buildPaymentIntent, invoiceLifecycleEvents, wrapEvent } from '../../lib/stripe-events/events';
 import {
   afterExecutes,
   operatorProject,

@@ -21,8 +21,8 @@ import {
   scheduleLifecycleEvents,
   scheduleSubscriptionId,
   wrapShapedEvent,
-} from '../harness/stripe-events';
-import type { FhirTestServer } from '../harness/test-server';
+} from '../../lib/stripe-events/events';
+import type { FhirTestServer } from '../../lib/embedded/fhir-server';
 
 interface Call extends FhirRequestShape {
   readonly caller: string;

@@ -20,7 +20,7 @@ import { http, HttpResponse, type RequestHandler } from 'msw';
 import { Buffer } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import type { MedplumEnv } from '../../scripts/ops/env';
-import { FhirTestServer } from '../harness/test-server';
+import { FhirTestServer } from '../../lib/embedded/fhir-server';
 
 /** FhirTestServer answers under this base URL. */
 export const BASE_URL = 'https://medplum.test/';

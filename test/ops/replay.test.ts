@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { runReplay, type ReplayFilter, type RunOptions } from '../../scripts/ops/replay';
 import { STRIPE_SYSTEM } from '../../src/constants';
 import type { StripeEvent } from '../../src/stripe/types';
-import { buildPaymentIntent, invoiceLifecycleEvents, wrapEvent } from '../harness/stripe-events';
+import { buildPaymentIntent, invoiceLifecycleEvents, wrapEvent } from '../../lib/stripe-events/events';
 import {
   afterExecutes,
   operatorProject,

@@ -10,8 +10,8 @@ import {
   buildPaymentIntent,
   buildRefund,
   wrapShapedEvent,
-} from '../harness/stripe-events';
-import { loadStripeFixture, type FixtureShape } from '../harness/fixtures';
+} from '../../lib/stripe-events/events';
+import { loadStripeFixture, type FixtureShape } from '../../lib/stripe-events/fixtures';
 import { paymentPair, refundPair, storeInvoice } from './helpers';
 
 const T = 1_760_000_000;
@@ -19,7 +19,7 @@ const SHAPES: FixtureShape[] = ['openapi', 'openapi-2025-02-24.acacia'];
 
 /*
  * Stripe's fixtures (test/fixtures/stripe) are shapes full of placeholders, so every object here is
- * a valid variant built by the builders of test/harness/stripe-events.ts, which list what they
+ * a valid variant built by the builders of lib/stripe-events/events.ts, which list what they
  * change (ids, amounts, statuses, timestamps; placeholder references to real-looking ids or null).
  * The raw `invoice_payment` fixture is checked separately: as Stripe wrote it, it is ignored.
  */

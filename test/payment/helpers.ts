@@ -3,8 +3,8 @@ import type { Invoice, PaymentNotice, PaymentReconciliation, Resource } from '@m
 import { expect } from 'vitest';
 import { STRIPE_SYSTEM } from '../../src/constants';
 import type { TestProject } from '../harness/project';
-import { buildInvoice, wrapEvent } from '../harness/stripe-events';
-import type { FhirTestServer } from '../harness/test-server';
+import { buildInvoice, wrapEvent } from '../../lib/stripe-events/events';
+import type { FhirTestServer } from '../../lib/embedded/fhir-server';
 
 export interface Pair {
   readonly reconciliation: WithId<PaymentReconciliation>;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { STRIPE_SYSTEM } from '../../src/constants';
 import { createTestProject } from '../harness/project';
-import { buildInvoicePayment, buildPaymentIntent, wrapShapedEvent } from '../harness/stripe-events';
+import { buildInvoicePayment, buildPaymentIntent, wrapShapedEvent } from '../../lib/stripe-events/events';
 import { comparableRecords, paymentPair, storeInvoice } from './helpers';
 
 const T = 1_760_000_000;

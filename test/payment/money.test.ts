@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { currencyExponent } from '../../src/fhir/money';
 import { createTestProject } from '../harness/project';
-import { buildCharge, buildPaymentIntent, buildRefund, wrapShapedEvent } from '../harness/stripe-events';
+import { buildCharge, buildPaymentIntent, buildRefund, wrapShapedEvent } from '../../lib/stripe-events/events';
 import { paymentPair, refundPair } from './helpers';
 
 const T = 1_760_000_000;

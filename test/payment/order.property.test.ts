@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { lifecycleOf, planKind, planPaymentEvent } from '../../src/fhir/payment';
 import type { StripeEvent, StripeObject } from '../../src/stripe/types';
-import type { FixtureShape } from '../harness/fixtures';
+import type { FixtureShape } from '../../lib/stripe-events/fixtures';
 import { createTestProject, type TestProject } from '../harness/project';
 import {
   buildCharge,
@@ -10,7 +10,7 @@ import {
   buildPaymentIntent,
   buildRefund,
   wrapShapedEvent,
-} from '../harness/stripe-events';
+} from '../../lib/stripe-events/events';
 import { comparableRecords, paymentPair, refundPair, storeInvoice } from './helpers';
 
 const T = 1_760_000_000;

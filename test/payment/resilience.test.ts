@@ -2,7 +2,7 @@ import type { OperationOutcome } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
 import { BOT_NAME } from '../../src/constants';
 import { createTestProject } from '../harness/project';
-import { buildInvoicePayment, buildPaymentIntent, buildRefund, wrapShapedEvent } from '../harness/stripe-events';
+import { buildInvoicePayment, buildPaymentIntent, buildRefund, wrapShapedEvent } from '../../lib/stripe-events/events';
 import { paymentPair, recordsOf, refundPair, storeInvoice } from './helpers';
 import { STRIPE_SYSTEM } from '../../src/constants';
 

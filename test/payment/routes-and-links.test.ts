@@ -4,7 +4,7 @@ import { BOT_NAME } from '../../src/constants';
 import { planPaymentEvent, refundStage } from '../../src/fhir/payment';
 import { mergeInvoiceLinks, type InvoiceLink } from '../../src/fhir/payment-link';
 import { ROUTED_EVENT_TYPES, routeEvent } from '../../src/router/routes';
-import { buildPaymentIntent, wrapEvent } from '../harness/stripe-events';
+import { buildPaymentIntent, wrapEvent } from '../../lib/stripe-events/events';
 
 describe('routing of the payment family', () => {
   const types = [

@@ -3,9 +3,9 @@ import { Buffer } from 'node:buffer';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { BOT_NAME, STRIPE_SYSTEM } from '../../src/constants';
 import { MAX_EVENT_BODY_LENGTH } from '../../src/router/envelope';
-import { loadStripeFixture } from '../harness/fixtures';
+import { loadStripeFixture } from '../../lib/stripe-events/fixtures';
 import { createTestProject, OPERATOR, STRIPE_CLIENT, WEBHOOK_SECRET } from '../harness/project';
-import { invoiceLifecycleEvents, signatureHeader, stripeBody, wrapEvent } from '../harness/stripe-events';
+import { invoiceLifecycleEvents, signatureHeader, stripeBody, wrapEvent } from '../../lib/stripe-events/events';
 
 const [createdEvent, , finalizedEvent] = invoiceLifecycleEvents({ id: 'in_1Router' }, 'paid');
 const draft = createdEvent!;

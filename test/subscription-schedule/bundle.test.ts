@@ -2,7 +2,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { BOT_NAME } from '../../src/constants';
 import { loadBundle, readBuiltBundles, RUNTIMES, type LoadedBot } from '../harness/bundle-runtimes';
 import { createTestProject } from '../harness/project';
-import { invoiceLifecycleEvents, scheduleLifecycleEvents, scheduleSubscriptionId } from '../harness/stripe-events';
+import {
+  invoiceLifecycleEvents,
+  scheduleLifecycleEvents,
+  scheduleSubscriptionId,
+} from '../../lib/stripe-events/events';
 import { deliverAll, onlyAccount, onlyInvoice } from './helpers';
 
 // The built bundle (npm test builds it), run as each Medplum runtime runs it: xstate and all.

@@ -1,9 +1,13 @@
 import type { Account, Communication, Invoice } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
 import { STRIPE_SYSTEM } from '../../src/constants';
-import type { RecordedRequest } from '../harness/test-server';
+import type { RecordedRequest } from '../../lib/embedded/fhir-server';
 import { createTestProject } from '../harness/project';
-import { invoiceLifecycleEvents, scheduleLifecycleEvents, scheduleSubscriptionId } from '../harness/stripe-events';
+import {
+  invoiceLifecycleEvents,
+  scheduleLifecycleEvents,
+  scheduleSubscriptionId,
+} from '../../lib/stripe-events/events';
 import { chronologicalSchedule, comparableAccount, deliverAll, onlyAccount, onlyInvoice } from './helpers';
 
 const isAccountWrite = (r: RecordedRequest) => r.resourceType === 'Account' && r.method !== 'GET';

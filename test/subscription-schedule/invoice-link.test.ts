@@ -2,14 +2,14 @@ import type { Invoice } from '@medplum/fhirtypes';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { STRIPE_SYSTEM } from '../../src/constants';
-import type { FixtureShape } from '../harness/fixtures';
+import type { FixtureShape } from '../../lib/stripe-events/fixtures';
 import { createTestProject, type TestProject } from '../harness/project';
 import {
   invoiceLifecycleEvents,
   scheduleLifecycleEvents,
   scheduleSubscriptionId,
   type ScheduleLifecycle,
-} from '../harness/stripe-events';
+} from '../../lib/stripe-events/events';
 import { deliverAll, onlyAccount, onlyInvoice } from './helpers';
 
 const SHAPES: readonly FixtureShape[] = ['openapi', 'openapi-2025-02-24.acacia'];

@@ -12,7 +12,7 @@ import { readAppliedEvent } from '../../src/fhir/order';
 import { applyScheduleEvent, scheduleStage, type ScheduleSnapshot } from '../../src/machines/subscription-schedule';
 import { ROUTED_EVENT_TYPES, routeEvent } from '../../src/router/routes';
 import type { StripeSubscriptionSchedule } from '../../src/stripe/types';
-import { loadStripeFixture } from '../harness/fixtures';
+import { loadStripeFixture } from '../../lib/stripe-events/fixtures';
 import { createTestProject, CUSTOMER_ID } from '../harness/project';
 import {
   buildSubscriptionSchedule,
@@ -20,8 +20,8 @@ import {
   wrapEvent,
   type ScheduleStatus,
   type ScheduleVariant,
-} from '../harness/stripe-events';
-import { assertValidR4 } from '../harness/validate';
+} from '../../lib/stripe-events/events';
+import { assertValidR4 } from '../../lib/embedded/validate';
 import { extensionValue, onlyAccount, type ScheduleEvent } from './helpers';
 
 const T = 1_760_000_000;

@@ -8,7 +8,7 @@ import {
   scheduleLifecycleEvents,
   type ScheduleLifecycle,
   type ScheduleVariant,
-} from '../harness/stripe-events';
+} from '../../lib/stripe-events/events';
 import {
   chronologicalSchedule,
   comparableAccount,

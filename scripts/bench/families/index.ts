@@ -1,10 +1,12 @@
 import { invoiceFamily } from './invoice';
+import { paymentFamily } from './payment';
+import { subscriptionScheduleFamily } from './subscription-schedule';
 import type { BenchFamily } from './types';
 
 export type { BenchFamily, SeedTarget, SeededProject } from './types';
 
 /** Every event family the benchmark knows; add one module per family and list it here. */
-export const FAMILIES: readonly BenchFamily[] = [invoiceFamily];
+export const FAMILIES: readonly BenchFamily[] = [invoiceFamily, subscriptionScheduleFamily, paymentFamily];
 
 export function selectFamilies(names: readonly string[]): BenchFamily[] {
   if (names.length === 0) {

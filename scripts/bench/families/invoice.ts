@@ -2,7 +2,7 @@ import type { Account } from '@medplum/fhirtypes';
 import { BOT_NAME, STRIPE_SYSTEM } from '../../../src/constants';
 import type { StripeEvent } from '../../../src/stripe/types';
 import { CUSTOMER_ID } from '../../../test/harness/project';
-import { invoiceLifecycleEvents, type InvoiceLifecycle } from '../../../test/harness/stripe-events';
+import { invoiceLifecycleEvents, type InvoiceLifecycle } from '../../../lib/stripe-events/events';
 import { prng } from '../stats';
 import { interleave, pickWeighted, shuffleWithinWindows, withDuplicates } from './stream';
 import type { BenchFamily } from './types';
@@ -22,7 +22,7 @@ const CURRENCIES = ['usd', 'usd', 'usd', 'usd', 'eur', 'gbp', 'jpy', 'kwd'] as c
 
 /**
  * `invoice.*` through stripe-router and stripe-invoice: many invoices, each with one of the
- * lifecycles of test/harness/stripe-events.ts (both payload shapes, a third of them on a
+ * lifecycles of lib/stripe-events/events.ts (both payload shapes, a third of them on a
  * subscription, one in ten for a customer with no Patient), starting about every 2 s so that
  * lifecycles overlap; events of the same second are common. Delivered in time order, shuffled
  * within windows of 6, with 2% delivered twice up to 20 deliveries later.
