@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { assertValidR4 } from '../lib/embedded/validate';
+import { assertValidR4 } from '../../lib/embedded/validate';
 
 describe('assertValidR4', () => {
   const valid = {

@@ -1,8 +1,8 @@
 import type { Communication, Invoice } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
-import { STRIPE_SYSTEM } from '../src/constants';
-import { createTestProject } from './harness/project';
-import { invoiceLifecycleEvents } from '../lib/stripe-events/events';
+import { STRIPE_SYSTEM } from '../../src/constants';
+import { createTestProject } from '../harness/project';
+import { invoiceLifecycleEvents } from '../../lib/stripe-events/events';
 
 describe('router + invoice bot, end to end', () => {
   it('turns a paid lifecycle into one balanced Invoice and archives each event', async () => {
