@@ -8,7 +8,10 @@ import { supersedes } from '../fhir/order';
  * Every Stripe event is reduced to an {@link AppliedEvent} whose `stage` is the schedule's stage after
  * the event ({@link scheduleStage}). The machine moves to the state of that stage when the event
  * supersedes the last applied one by the shared order key (`supersedes` in src/fhir/order.ts); it
- * drops the event otherwise. Final states absorb every later event.
+ * drops the event otherwise. A final state is never left for `notStarted` or `active`: it absorbs
+ * every later non-terminal event. It does take a newer *terminal* event (e.g. a status-canceled
+ * `updated` after `aborted` in a later second): otherwise the state would be whichever terminal
+ * event arrived first, and the result would depend on arrival order (DESIGN section 5).
  */
 
 /** The machine's states; the first is the initial one, the last four are final. */
@@ -36,8 +39,12 @@ const STAGE_RANK: Readonly<Record<ScheduleStage, number>> = {
   completed: 2,
   released: 2,
   canceled: 2,
-  aborted: 2,
+  // Stripe sends `aborted` with status `canceled`, often beside a status-canceled `updated` of the
+  // same second: ranking it higher keeps the more precise stage whatever the event ids.
+  aborted: 3,
 };
+
+const TERMINAL_STAGES: readonly ScheduleStage[] = ['completed', 'released', 'canceled', 'aborted'];
 
 /** Statuses Stripe gives a subscription schedule object. */
 const STRIPE_STATUSES: ReadonlySet<string> = new Set(['not_started', 'active', 'completed', 'released', 'canceled']);
@@ -51,12 +58,12 @@ export function isScheduleState(value: unknown): value is ScheduleState {
 }
 
 /**
- * Ranks of the schedule stages: `not_started` 0, `active` 1, the four terminal stages 2.
- * An unknown stage ranks below all (-1) and is not terminal.
+ * Ranks of the schedule stages: `not_started` 0, `active` 1, `completed`/`released`/`canceled` 2,
+ * `aborted` 3; the last four are terminal. An unknown stage ranks below all (-1) and is not terminal.
  */
 export const scheduleLifecycle: Lifecycle = {
   rank: (stage) => (isScheduleStage(stage) ? STAGE_RANK[stage] : -1),
-  isTerminal: (stage) => isScheduleStage(stage) && STAGE_RANK[stage] === 2,
+  isTerminal: (stage) => isScheduleStage(stage) && TERMINAL_STAGES.includes(stage),
 };
 
 /**
@@ -142,10 +149,11 @@ export const scheduleMachine = setup({
       // No `not_started` edge: an active schedule never goes back, whatever the event's key says.
       on: { 'stripe.event': edgesFor(['active', 'completed', 'released', 'canceled', 'aborted']) },
     },
-    completed: { type: 'final' },
-    released: { type: 'final' },
-    canceled: { type: 'final' },
-    aborted: { type: 'final' },
+    // Final states: only a newer terminal event moves them (see the module comment).
+    completed: { on: { 'stripe.event': edgesFor(TERMINAL_STAGES) } },
+    released: { on: { 'stripe.event': edgesFor(TERMINAL_STAGES) } },
+    canceled: { on: { 'stripe.event': edgesFor(TERMINAL_STAGES) } },
+    aborted: { on: { 'stripe.event': edgesFor(TERMINAL_STAGES) } },
   },
 });
 
@@ -236,10 +244,8 @@ export function renderScheduleMermaid(): string {
       lines.push(`  ${from} --> ${to}: ${stage}`);
     }
   }
-  for (const state of SCHEDULE_STATES) {
-    if (scheduleMachine.states[state]?.type === 'final') {
-      lines.push(`  ${state} --> [*]`);
-    }
+  for (const state of FINAL_STATES) {
+    lines.push(`  ${state} --> [*]`);
   }
   return lines.join('\n');
 }

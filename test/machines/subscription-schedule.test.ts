@@ -59,14 +59,22 @@ const EXPECTED: Record<ScheduleState, Record<ScheduleStage, ScheduleState | 'dro
     canceled: 'canceled',
     aborted: 'aborted',
   },
-  completed: allDropped(),
-  released: allDropped(),
-  canceled: allDropped(),
-  aborted: allDropped(),
+  completed: onlyTerminal(),
+  released: onlyTerminal(),
+  canceled: onlyTerminal(),
+  aborted: onlyTerminal(),
 };
 
-function allDropped(): Record<ScheduleStage, 'dropped'> {
-  return Object.fromEntries(SCHEDULE_STAGES.map((s) => [s, 'dropped'])) as Record<ScheduleStage, 'dropped'>;
+/** A final state is never left for notStarted or active; a newer terminal event moves it. */
+function onlyTerminal(): Record<ScheduleStage, ScheduleState | 'dropped'> {
+  return {
+    not_started: 'dropped',
+    active: 'dropped',
+    completed: 'completed',
+    released: 'released',
+    canceled: 'canceled',
+    aborted: 'aborted',
+  };
 }
 
 const EDGES = SCHEDULE_STATES.flatMap((from) =>
@@ -102,7 +110,7 @@ describe('scheduleLifecycle', () => {
     ['completed', 2, true],
     ['released', 2, true],
     ['canceled', 2, true],
-    ['aborted', 2, true],
+    ['aborted', 3, true],
     ['unknown', -1, false],
   ] as const)('%s has rank %i, terminal %s', (stage, rank, terminal) => {
     expect(scheduleLifecycle.rank(stage)).toBe(rank);
@@ -188,9 +196,33 @@ describe('named cases', () => {
       stage: stageOf('subscription_schedule.updated', 'active'),
     };
     expect(applyScheduleEvent(previous, late)).toEqual({ snapshot: previous, changed: false });
-    // Even one that looks newer: final states absorb everything.
+    // Even one that looks newer: a final state absorbs every non-terminal event.
     const newer = { ...late, created: T + 20 };
     expect(applyScheduleEvent(previous, newer)).toEqual({ snapshot: previous, changed: false });
+  });
+
+  it('two terminal events end in the state of the later key, in either arrival order', () => {
+    // Stripe's `aborted` event carries status canceled; a status-canceled `updated` may come with it.
+    const aborted: AppliedEvent = {
+      id: 'evt_1C',
+      created: T + 2,
+      stage: stageOf('subscription_schedule.aborted', 'canceled'),
+    };
+    const canceled: AppliedEvent = {
+      id: 'evt_1D',
+      created: T + 2,
+      stage: stageOf('subscription_schedule.updated', 'canceled'),
+    };
+    const active = at('active', T + 1);
+    const fold = (events: AppliedEvent[]) =>
+      events.reduce((snapshot, event) => applyScheduleEvent(snapshot, event).snapshot, active);
+    // Same second: aborted ranks above canceled, whatever the ids.
+    expect(fold([aborted, canceled])).toEqual({ state: 'aborted', applied: aborted });
+    expect(fold([canceled, aborted])).toEqual({ state: 'aborted', applied: aborted });
+    // A later second wins among terminal events, as the key says.
+    const laterCanceled = { ...canceled, created: T + 3 };
+    expect(fold([aborted, laterCanceled])).toEqual({ state: 'canceled', applied: laterCanceled });
+    expect(fold([laterCanceled, aborted])).toEqual({ state: 'canceled', applied: laterCanceled });
   });
 
   it('a late created (not_started) after active does not go back', () => {

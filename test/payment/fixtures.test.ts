@@ -143,6 +143,23 @@ describe('payment fixtures of both API shapes, delivered through the router', ()
     });
   }
 
+  it('a refund.created without payment_intent (a charge made without one) has the charge as predecessor', async () => {
+    const project = await createTestProject();
+    const refund = buildRefund(
+      { id: 're_1ChargeOnly', amount: 250, paymentIntent: null, charge: 'ch_1ChargeOnly', created: T + 3 },
+      'succeeded'
+    );
+    const response = await project.deliver(wrapShapedEvent('refund.created', refund, 'openapi', { created: T + 3 }));
+    expect(response.status, JSON.stringify(response.body)).toBe(200);
+    const pair = await refundPair(project.server, 're_1ChargeOnly');
+    expect(pair.reconciliation.detail?.[0]?.predecessor).toEqual({
+      system: STRIPE_SYSTEM.charge,
+      value: 'ch_1ChargeOnly',
+    });
+    expect(pair.reconciliation.paymentAmount).toEqual({ value: -2.5, currency: 'USD' });
+    expect(pair.notice.status).toBe('active');
+  });
+
   it('refund.created|updated from the refund fixture, and invoice_payment.paid (current shape only)', async () => {
     const project = await createTestProject();
     const invoice = await storeInvoice(project, 'in_1FixtureInpay');

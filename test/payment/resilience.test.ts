@@ -91,13 +91,9 @@ describe('payment bot failures, retries and concurrency (DESIGN section 5)', () 
       project.replay(event),
     ]);
     const responses = await Promise.all(burst);
-    // Stripe retries whatever failed; a retry converges.
-    for (const [i, response] of responses.entries()) {
-      if (response.status !== 200) {
-        const again = await project.replay(events[Math.floor(i / 4)]);
-        expect(again.status, JSON.stringify(again.body)).toBe(200);
-      }
-    }
+    // The bots retry the injected 409s inside their bound: no delivery fails.
+    expect(responses.map((r) => r.status)).toEqual(burst.map(() => 200));
+    expect(project.server.overlapConflicts).toBeGreaterThan(0);
     expect(project.server.overlapConflicts).toBeGreaterThan(0);
     const payment = await paymentPair(project.server, variant.id);
     expect(payment.reconciliation).toMatchObject({ status: 'active', paymentAmount: { value: 99, currency: 'USD' } });

@@ -136,3 +136,34 @@ describe('subscription schedule ordering and duplicates (DESIGN section 5)', () 
     expect(readAppliedEvent(account)?.id).toBe(started?.id);
   });
 });
+
+describe('two terminal events of one schedule', () => {
+  // Stripe's `aborted` event says status `canceled`; a status-canceled `updated` can come with it.
+  // Whatever their arrival order and event ids, the Account ends the same.
+  it.each([
+    ['evt_1A', 'evt_1Z'],
+    ['evt_1Z', 'evt_1A'],
+  ])(
+    'aborted (%s) and updated/canceled (%s) in the same second end aborted in either order',
+    async (abortedId, updatedId) => {
+      const events = scheduleLifecycleEvents({ id: 'sub_sched_1TwoEnds' }, 'aborted');
+      const aborted = { ...(events.at(-1) as ScheduleEvent), id: abortedId };
+      const updated: ScheduleEvent = { ...aborted, id: updatedId, type: 'subscription_schedule.updated' };
+      const before = events.slice(0, -1);
+
+      const results = [];
+      for (const ending of [
+        [aborted, updated],
+        [updated, aborted],
+      ]) {
+        const project = await createTestProject();
+        await deliverAll(project, [...before, ...ending]);
+        const account = await onlyAccount(project);
+        expect(extensionValue(account, EXTENSION.machineState)).toBe('aborted');
+        expect(readAppliedEvent(account)?.id).toBe(abortedId);
+        results.push(comparableAccount(project, account));
+      }
+      expect(results[1]).toEqual(results[0]);
+    }
+  );
+});
