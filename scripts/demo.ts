@@ -13,14 +13,23 @@ const USAGE = `Usage: npm run demo -- [--data PATH] [--verbose]
   --verbose     also print the bots' own JSON logs
 `;
 
+function parseDemoArgs() {
+  try {
+    return parseArgs({
+      options: {
+        data: { type: 'string' },
+        verbose: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+}
+
 async function main(): Promise<number> {
-  const { values } = parseArgs({
-    options: {
-      data: { type: 'string' },
-      verbose: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
+  const { values } = parseDemoArgs();
   if (values.help) {
     process.stdout.write(USAGE);
     return 0;

@@ -7,7 +7,11 @@ import { readConfigBots } from './ops/config-file';
 import { runDeploy, selectBots } from './ops/deploy';
 import { readMedplumEnv } from './ops/env';
 
-const USAGE = 'npm run deploy -- [bot name…] [--dry-run]';
+const USAGE = `npm run deploy -- [bot name…] [--dry-run]
+
+Builds, then deploys the named bots of medplum.config.json (all when none is named) with the Medplum
+CLI (\`medplum bot deploy <name>\`). Each bot needs its id in medplum.config.json: \`npm run setup\`
+writes them. Uses MEDPLUM_BASE_URL, MEDPLUM_CLIENT_ID and MEDPLUM_CLIENT_SECRET, like the CLI.`;
 
 await runCli('deploy', async () => {
   const { values, positionals } = parseCliArgs(

@@ -11,6 +11,25 @@ import { RUNTIMES, type Runtime } from './ops/setup-plan';
 const USAGE = `npm run setup -- [--payee-name "<clinic>"] [--runtime vmcontext|awslambda] [--livemode true|false]
        [--webhook-secret whsec_…] [--api-version <stripe version>] [--show-secret] [--dry-run] [--config <file>]`;
 
+const SETUP_HELP = `
+Provisions a Medplum project for stripe-medplum (idempotent: a second run writes nothing). See docs/deploy.md.
+
+Environment:
+  MEDPLUM_BASE_URL        the Medplum server (default https://api.medplum.com/)
+  MEDPLUM_CLIENT_ID       a ClientApplication that is admin of the clinic's project (not super admin)
+  MEDPLUM_CLIENT_SECRET   its secret
+  STRIPE_SECRET_KEY       optional: also create or update the Stripe webhook endpoint
+
+Options:
+  --payee-name <clinic>   name of the payee Organization (required the first time)
+  --runtime <runtime>     bot runtime, vmcontext or awslambda (unset: existing bots keep theirs, new ones get the server's default)
+  --livemode true|false   STRIPE_LIVEMODE: accept only live or only test events (unset: both)
+  --webhook-secret whsec_ store this endpoint signing secret (e.g. after rolling it in the Dashboard)
+  --api-version <version> the Stripe API version a new endpoint is pinned to (default: the one the tests cover)
+  --show-secret           print the endpoint URL with the client secret unmasked
+  --dry-run               print what would be written, write nothing
+  --config <file>         medplum.config.json to read bot names from and write ids to`;
+
 await runCli('setup', async () => {
   const { values } = parseCliArgs(
     {
@@ -30,7 +49,7 @@ await runCli('setup', async () => {
     USAGE
   );
   if (values.help) {
-    console.log(`Usage: ${USAGE}`);
+    console.log(`Usage: ${USAGE}\n${SETUP_HELP}`);
     return 0;
   }
   const runtime = values.runtime;

@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { getSearchParameters, isResourceType } from '@medplum/core';
 import type { OperationOutcome } from '@medplum/fhirtypes';
 import { EmbeddedFhirServer, type BotRegistration } from '../../lib/embedded/fhir-server';
 import { loadStore, StoreSaver } from '../../lib/embedded/store-file';
@@ -175,6 +176,10 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
         );
       }
       await drain(req);
+      const problem = searchProblem(url);
+      if (problem) {
+        return sendJson(res, 400, outcome('invalid', problem));
+      }
       const response = await embedded.serve(url.pathname.slice('/fhir/R4/'.length) + url.search, {}, 'test');
       return sendText(res, response.status, await response.text());
     }
@@ -319,6 +324,37 @@ function eventLine(status: number, answer: unknown, body: string): EventLine {
   };
 }
 
+/** Search results never filtered by the query (meta parameters), besides each type's own parameters. */
+const RESULT_PARAMETERS = new Set([
+  '_count',
+  '_offset',
+  '_sort',
+  '_total',
+  '_summary',
+  '_elements',
+  '_format',
+  '_pretty',
+]);
+
+/**
+ * Medplum's in-memory repository ignores what it cannot search, so a misspelt type or parameter
+ * would answer an empty Bundle, which reads as "no data". A Medplum server answers 400: so do we.
+ */
+function searchProblem(url: URL): string | undefined {
+  const [resourceType] = url.pathname.slice('/fhir/R4/'.length).split('/');
+  if (!resourceType || !isResourceType(resourceType)) {
+    return `Unknown resource type "${resourceType ?? ''}" in ${url.pathname}: use a FHIR R4 type, e.g. /fhir/R4/Invoice`;
+  }
+  const known = getSearchParameters(resourceType) ?? {};
+  for (const name of new Set(url.searchParams.keys())) {
+    const code = name.split(/[:.]/)[0] as string;
+    if (!RESULT_PARAMETERS.has(code) && !(code in known)) {
+      return `Unknown search parameter "${name}" for ${resourceType}; known: ${Object.keys(known).sort().join(', ')}`;
+    }
+  }
+  return undefined;
+}
+
 /** A rejected event's OperationOutcome, with what to do about it where the local setup is the cause. */
 function withHint(answer: unknown, webhookSecret: string | undefined): unknown {
   const text = outcomeText(answer);
@@ -328,6 +364,9 @@ function withHint(answer: unknown, webhookSecret: string | undefined): unknown {
   let hint: string | undefined;
   if (/No Stripe-Signature header|Missing Stripe-Signature header/.test(text)) {
     hint = 'post events signed, as Stripe does: `stripe listen --forward-to <this URL>` signs them';
+  } else if (/timestamp is stale|too far in the future/.test(text)) {
+    hint =
+      'Stripe signs each delivery with the time it was sent: resend the event (`stripe events resend <evt_…>`) rather than an old capture';
   } else if (/Stripe signature rejected/.test(text)) {
     hint = webhookSecret
       ? 'check that STRIPE_WEBHOOK_SECRET is the secret `stripe listen` printed (whsec_…) and restart npm start ' +

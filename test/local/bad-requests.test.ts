@@ -1,7 +1,7 @@
 import type { Invoice } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
 import { BOT_NAME } from '../../src/constants';
-import { invoiceLifecycleEvents } from '../../lib/stripe-events/events';
+import { invoiceLifecycleEvents, signatureHeader, stripeBody } from '../../lib/stripe-events/events';
 import { getJson, outcomeText, postEvent, readType, SECRET, startServer } from './helpers';
 
 describe('npm start: bad requests get a 4xx that says what to fix', () => {
@@ -42,6 +42,36 @@ describe('npm start: bad requests get a 4xx that says what to fix', () => {
     expect(text).toContain('Stripe signature rejected');
     expect(text).toContain('STRIPE_WEBHOOK_SECRET is the secret `stripe listen` printed');
     expect(await readType<Invoice>(server, 'Invoice')).toEqual([]);
+  });
+
+  it('a stale signature: 400 saying to resend the event, not to change the secret', async () => {
+    const server = await startServer();
+    const [event] = invoiceLifecycleEvents({ id: 'in_1LocalStale' }, 'paid');
+    const body = stripeBody(event);
+    const stale = signatureHeader(body, SECRET, Math.floor(Date.now() / 1000) - 3600);
+    const answer = await postEvent(server.routerUrl, event, { body, headers: { 'stripe-signature': stale } });
+    expect(answer.status).toBe(400);
+    const text = outcomeText(answer.body);
+    expect(text).toMatch(/stale/);
+    expect(text).toMatch(/stripe events resend/);
+    expect(text).not.toMatch(/STRIPE_WEBHOOK_SECRET is the secret/);
+  });
+
+  it('a misspelt search type or parameter: 400 naming it, not an empty Bundle', async () => {
+    const server = await startServer();
+    const [event] = invoiceLifecycleEvents({ id: 'in_1LocalSearch' }, 'paid');
+    expect((await postEvent(server.routerUrl, event)).status).toBe(200);
+    const typo = await getJson(`${server.baseUrl}/fhir/R4/Invoice?identifer=x`);
+    expect(typo.status).toBe(400);
+    expect(outcomeText(typo.body)).toMatch(/Unknown search parameter "identifer" for Invoice; known: .*identifier/);
+    const plural = await getJson(`${server.baseUrl}/fhir/R4/Invoices`);
+    expect(plural.status).toBe(400);
+    expect(outcomeText(plural.body)).toMatch(/Unknown resource type "Invoices"/);
+    const fine = await getJson<{ total?: number; entry?: unknown[] }>(
+      `${server.baseUrl}/fhir/R4/Invoice?identifier=https://stripe.com/invoice/id|in_1LocalSearch&_count=5&status:not=cancelled`
+    );
+    expect(fine.status).toBe(200);
+    expect(fine.body.entry).toHaveLength(1);
   });
 
   it('without STRIPE_WEBHOOK_SECRET, signed events are rejected with that cause named', async () => {
