@@ -3,8 +3,7 @@ import { BOT_NAME, STRIPE_SYSTEM } from '../../../src/constants';
 import type { StripeEvent } from '../../../src/stripe/types';
 import { CUSTOMER_ID } from '../../../test/harness/project';
 import { invoiceLifecycleEvents, type InvoiceLifecycle } from '../../../lib/stripe-events/events';
-import { prng } from '../stats';
-import { interleave, pickWeighted, shuffleWithinWindows, withDuplicates } from './stream';
+import { deliveryStream, pickWeighted } from './stream';
 import type { BenchFamily } from './types';
 
 /** Share of each lifecycle among the stream's invoices (about 5 events per invoice on average). */
@@ -33,11 +32,8 @@ export const invoiceFamily: BenchFamily = {
   bots: [BOT_NAME.router, BOT_NAME.invoice],
 
   makeStream(n: number, seed: number): StripeEvent[] {
-    const rand = prng(seed);
-    const lifecycles: StripeEvent[][] = [];
-    let total = 0;
-    let start = 1_760_000_000;
-    for (let k = 0; total < n; k++) {
+    return deliveryStream(n, seed, (k, rand, start) => {
+      const objects: StripeEvent[][] = [];
       const lifecycle = pickWeighted(LIFECYCLE_WEIGHTS, rand);
       const tag = `${seed.toString(36)}x${String(k).padStart(6, '0')}`;
       const amount = 500 + Math.floor(rand() * 40) * 250;
@@ -59,12 +55,9 @@ export const invoiceFamily: BenchFamily = {
           ids: Array.from({ length: 6 }, (_, i) => `evt_1B${tag}s${i}`),
         }
       );
-      lifecycles.push(events);
-      total += events.length;
-      start += 1 + Math.floor(rand() * 3);
-    }
-    const ordered = shuffleWithinWindows(interleave(lifecycles), 6, rand);
-    return withDuplicates(ordered, 0.02, 20, rand).slice(0, n);
+      objects.push(events);
+      return objects;
+    });
   },
 
   async seed(target) {

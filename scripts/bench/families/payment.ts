@@ -11,8 +11,7 @@ import {
   wrapShapedEvent,
   type PaymentVariant,
 } from '../../../lib/stripe-events/events';
-import { prng } from '../stats';
-import { interleave, pickWeighted, shuffleWithinWindows, withDuplicates } from './stream';
+import { deliveryStream, pickWeighted } from './stream';
 import type { BenchFamily } from './types';
 
 /**
@@ -80,11 +79,8 @@ export const paymentFamily: BenchFamily = {
   bots: [BOT_NAME.router, BOT_NAME.paymentIntent],
 
   makeStream(n: number, seed: number): StripeEvent[] {
-    const rand = prng(seed);
-    const lifecycles: StripeEvent[][] = [];
-    let total = 0;
-    let start = 1_760_000_000;
-    for (let k = 0; total < n; k++) {
+    return deliveryStream(n, seed, (k, rand, start) => {
+      const objects: StripeEvent[][] = [];
       const lifecycle = pickWeighted(LIFECYCLE_WEIGHTS, rand);
       const tag = `${seed.toString(36)}x${String(k).padStart(6, '0')}`;
       const shape = pick(SHAPES, rand);
@@ -120,12 +116,9 @@ export const paymentFamily: BenchFamily = {
       if (lifecycle !== 'canceled' && rand() < REFUNDED) {
         refundEvents(variant, at, rand, event);
       }
-      lifecycles.push(events);
-      total += events.length;
-      start += 1 + Math.floor(rand() * 3);
-    }
-    const ordered = shuffleWithinWindows(interleave(lifecycles), 6, rand);
-    return withDuplicates(ordered, 0.02, 20, rand).slice(0, n);
+      objects.push(events);
+      return objects;
+    });
   },
 
   async seed(target, project) {

@@ -1,4 +1,5 @@
 import type { StripeEvent } from '../../../src/stripe/types';
+import { prng } from '../stats';
 
 /**
  * Delivery-order helpers shared by the families' streams. Stripe delivers at least once and in
@@ -48,4 +49,28 @@ export function pickWeighted<T extends string>(weights: Readonly<Record<T, numbe
     }
   }
   return (entries[entries.length - 1] as [T, number])[0];
+}
+
+/** What one object of a family contributes to a stream, given its index, the random source and its start time. */
+export type ObjectEvents = (k: number, rand: () => number, start: number) => readonly (readonly StripeEvent[])[];
+
+/**
+ * A family's delivery stream: objects start every 1–3 s (so lifecycles overlap and same-second
+ * events are common) until their events number `n`; then the stream is put in time order,
+ * shuffled within windows of 6, and 2% of it is delivered a second time up to 20 deliveries later.
+ */
+export function deliveryStream(n: number, seed: number, objectEvents: ObjectEvents): StripeEvent[] {
+  const rand = prng(seed);
+  const lifecycles: (readonly StripeEvent[])[] = [];
+  let total = 0;
+  let start = 1_760_000_000;
+  for (let k = 0; total < n; k++) {
+    for (const events of objectEvents(k, rand, start)) {
+      lifecycles.push(events);
+      total += events.length;
+    }
+    start += 1 + Math.floor(rand() * 3);
+  }
+  const ordered = shuffleWithinWindows(interleave(lifecycles), 6, rand);
+  return withDuplicates(ordered, 0.02, 20, rand).slice(0, n);
 }

@@ -8,8 +8,7 @@ import {
   SCHEDULE_LIFECYCLES,
   type ScheduleLifecycle,
 } from '../../../lib/stripe-events/events';
-import { prng } from '../stats';
-import { interleave, pickWeighted, shuffleWithinWindows, withDuplicates } from './stream';
+import { deliveryStream, pickWeighted } from './stream';
 import type { BenchFamily } from './types';
 
 /** Share of each lifecycle among the stream's schedules (about 3.7 schedule events per schedule). */
@@ -47,11 +46,8 @@ export const subscriptionScheduleFamily: BenchFamily = {
   bots: [BOT_NAME.router, BOT_NAME.subscriptionSchedule, BOT_NAME.invoice],
 
   makeStream(n: number, seed: number): StripeEvent[] {
-    const rand = prng(seed);
-    const lifecycles: StripeEvent[][] = [];
-    let total = 0;
-    let start = 1_760_000_000;
-    for (let k = 0; total < n; k++) {
+    return deliveryStream(n, seed, (k, rand, start) => {
+      const objects: StripeEvent[][] = [];
       const lifecycle = pickWeighted(LIFECYCLE_WEIGHTS, rand);
       const tag = `${seed.toString(36)}x${String(k).padStart(6, '0')}`;
       const customer = rand() < 0.875 ? CUSTOMER_ID : `cus_1BenchNoPatient${tag}`;
@@ -77,8 +73,7 @@ export const subscriptionScheduleFamily: BenchFamily = {
         gaps: Array.from({ length: steps }, () => Math.floor(rand() * 4)),
         ids: Array.from({ length: steps }, (_, i) => `evt_1BS${tag}s${i}`),
       });
-      lifecycles.push(events);
-      total += events.length;
+      objects.push(events);
       const starts = SCHEDULE_LIFECYCLES[lifecycle].some((step) => step.status === 'active');
       if (starts && rand() < INVOICED_SHARE) {
         const amount = 2_000 + Math.floor(rand() * 20) * 500;
@@ -98,12 +93,9 @@ export const subscriptionScheduleFamily: BenchFamily = {
             ids: Array.from({ length: 6 }, (_, i) => `evt_1BS${tag}i${i}`),
           }
         );
-        lifecycles.push(invoice);
-        total += invoice.length;
+        objects.push(invoice);
       }
-      start += 1 + Math.floor(rand() * 3);
-    }
-    const ordered = shuffleWithinWindows(interleave(lifecycles), 6, rand);
-    return withDuplicates(ordered, 0.02, 20, rand).slice(0, n);
+      return objects;
+    });
   },
 };
