@@ -25,6 +25,8 @@ export const EXTENSION = {
   stripeStatus: `${NAMESPACE}:extension:stripe-status`,
   /** The subscription schedule machine's state. */
   machineState: `${NAMESPACE}:extension:machine-state`,
+  /** Why a resource is inactive where its status alone does not say it (an aborted schedule's Account). */
+  statusReason: `${NAMESPACE}:extension:status-reason`,
 } as const;
 
 /** Code system of the archive's processing outcome and of other project-owned codes. */

@@ -1,5 +1,5 @@
 import type { Account, Extension, Identifier, Organization, Patient, Period, Reference } from '@medplum/fhirtypes';
-import { EXTENSION, NAMESPACE, STRIPE_SYSTEM } from '../constants';
+import { EXTENSION, STRIPE_SYSTEM } from '../constants';
 import {
   accountStatus,
   isFinalState,
@@ -12,12 +12,6 @@ import {
 import { scheduleSubscriptionIds } from '../stripe/access';
 import type { StripeEvent, StripeSubscriptionSchedule } from '../stripe/types';
 import { appliedEventExtension, readAppliedEvent, unixToDateTime } from './order';
-
-/** Extensions of the Account beyond the shared ones of `EXTENSION` (same namespace). */
-export const ACCOUNT_EXTENSION = {
-  /** Why the Account is inactive, where its status alone does not say it (an aborted schedule). */
-  statusReason: `${NAMESPACE}:extension:status-reason`,
-} as const;
 
 export const ABORTED_REASON =
   'Stripe aborted the schedule (subscription_schedule.aborted): its subscription was canceled, usually for non-payment';
@@ -88,7 +82,7 @@ export function mapAccount(
     appliedEventExtension(applied),
     { url: EXTENSION.stripeStatus, valueCode: schedule.status },
     { url: EXTENSION.machineState, valueCode: state },
-    ...(state === 'aborted' ? [{ url: ACCOUNT_EXTENSION.statusReason, valueString: ABORTED_REASON }] : []),
+    ...(state === 'aborted' ? [{ url: EXTENSION.statusReason, valueString: ABORTED_REASON }] : []),
   ];
   return {
     resourceType: 'Account',

@@ -1,13 +1,7 @@
 import type { Account, Communication } from '@medplum/fhirtypes';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { EXTENSION, STRIPE_SYSTEM } from '../../src/constants';
-import {
-  ABORTED_REASON,
-  ACCOUNT_EXTENSION,
-  accountSubscriptionIds,
-  mapAccount,
-  scheduleSnapshotOf,
-} from '../../src/fhir/account';
+import { ABORTED_REASON, accountSubscriptionIds, mapAccount, scheduleSnapshotOf } from '../../src/fhir/account';
 import { readAppliedEvent } from '../../src/fhir/order';
 import { applyScheduleEvent, scheduleStage, type ScheduleSnapshot } from '../../src/machines/subscription-schedule';
 import { ROUTED_EVENT_TYPES, routeEvent } from '../../src/router/routes';
@@ -90,7 +84,7 @@ describe('Stripe subscription_schedule fixture → Account (pure mapping)', () =
     expect(extensionValue(account, EXTENSION.stripeStatus)).toBe('not_started');
     expect(extensionValue(account, EXTENSION.machineState)).toBe('notStarted');
     expect(readAppliedEvent(account)).toEqual({ id: event.id, created: T, stage: 'not_started' });
-    expect(extensionValue(account, ACCOUNT_EXTENSION.statusReason)).toBeUndefined();
+    expect(extensionValue(account, EXTENSION.statusReason)).toBeUndefined();
   });
 
   it('an active schedule carries its subscription as the second identifier', () => {
@@ -165,7 +159,7 @@ describe('Stripe subscription_schedule fixture → Account (pure mapping)', () =
     expect(account.status).toBe('inactive');
     expect(extensionValue(account, EXTENSION.stripeStatus)).toBe('canceled');
     expect(extensionValue(account, EXTENSION.machineState)).toBe('aborted');
-    expect(extensionValue(account, ACCOUNT_EXTENSION.statusReason)).toBe(ABORTED_REASON);
+    expect(extensionValue(account, EXTENSION.statusReason)).toBe(ABORTED_REASON);
     expect(account.servicePeriod?.end).toBe(iso(T + 9 * DAY));
   });
 
