@@ -12,6 +12,7 @@ import {
   type PaymentVariant,
   type ScheduleVariant,
 } from '../../lib/stripe-events/events';
+import { prng } from '../../lib/prng';
 import { STRIPE_SYSTEM } from '../../src/constants';
 import type { StripeEvent, StripeInvoice, StripeObject } from '../../src/stripe/types';
 
@@ -79,7 +80,7 @@ const REFUND = {
  * refund list recent API versions leave out).
  */
 export function buildDemoStream(seed = DEMO_SEED): DemoStream {
-  const random = mulberry32(seed);
+  const random = prng(seed);
   const id = () => `evt_1S${randomId(random, 22)}`;
   const ev = (type: string, object: { object: string }, created: number) =>
     wrapShapedEvent(type, object, 'openapi', { id: id(), created }) as StripeEvent<StripeObject>;
@@ -153,18 +154,6 @@ export function buildDemoStream(seed = DEMO_SEED): DemoStream {
     patients: [patient],
     events,
     delivery,
-  };
-}
-
-/** A small seeded PRNG (mulberry32), so the stream is the same on every machine. */
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
   };
 }
 

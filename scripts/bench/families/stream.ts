@@ -1,5 +1,5 @@
 import type { StripeEvent } from '../../../src/stripe/types';
-import { prng } from '../stats';
+import { prng } from '../../../lib/prng';
 
 /**
  * Delivery-order helpers shared by the families' streams. Stripe delivers at least once and in
