@@ -24,22 +24,38 @@ export const SECRET_NAME = {
   livemode: 'STRIPE_LIVEMODE',
 } as const;
 
-export function readConfig(secrets: Record<string, ProjectSetting> | undefined): BotConfig {
-  const text = (name: string): string | undefined => {
-    const value = secrets?.[name]?.valueString?.trim();
-    return value ? value : undefined;
-  };
-  const payee = text(SECRET_NAME.payee);
-  if (payee !== undefined && !/^Organization\/[A-Za-z0-9\-.]{1,64}$/.test(payee)) {
-    throw configError(`${SECRET_NAME.payee} must be a reference such as "Organization/123"`);
-  }
+type Secrets = Record<string, ProjectSetting> | undefined;
+
+function secretText(secrets: Secrets, name: string): string | undefined {
+  const value = secrets?.[name]?.valueString?.trim();
+  return value ? value : undefined;
+}
+
+/**
+ * Only what telling Stripe from an operator needs (webhook secrets, operators). It never throws, so
+ * that a typo in another setting cannot stop a verified event from reaching the archive.
+ */
+export function readSenderConfig(secrets: Secrets): Pick<BotConfig, 'webhookSecrets' | 'operators'> {
   return {
-    webhookSecrets: parseWebhookSecrets(text(SECRET_NAME.webhookSecret)),
-    ...(payee && { payee: { reference: payee } }),
-    operators: (text(SECRET_NAME.operators) ?? '')
+    webhookSecrets: parseWebhookSecrets(secretText(secrets, SECRET_NAME.webhookSecret)),
+    operators: (secretText(secrets, SECRET_NAME.operators) ?? '')
       .split(',')
       .map((s) => s.trim())
       .filter(Boolean),
+  };
+}
+
+/** The whole configuration; a malformed setting throws a 400 "Configuration error: …" naming it. */
+export function readConfig(secrets: Secrets): BotConfig {
+  const payee = secretText(secrets, SECRET_NAME.payee);
+  if (payee !== undefined && !/^Organization\/[A-Za-z0-9\-.]{1,64}$/.test(payee)) {
+    throw configError(
+      `${SECRET_NAME.payee} must be a reference such as "Organization/123", not "${payee.slice(0, 80)}"`
+    );
+  }
+  return {
+    ...readSenderConfig(secrets),
+    ...(payee && { payee: { reference: payee } }),
     ...readLivemode(secrets?.[SECRET_NAME.livemode]),
   };
 }
@@ -53,11 +69,13 @@ function readLivemode(setting: ProjectSetting | undefined): { livemode?: boolean
     return {};
   }
   if (value !== 'true' && value !== 'false') {
-    throw configError(`${SECRET_NAME.livemode} must be "true" or "false" (or unset to accept both modes)`);
+    throw configError(
+      `${SECRET_NAME.livemode} must be "true" or "false" (or unset to accept both modes), not "${value.slice(0, 20)}"`
+    );
   }
   return { livemode: value === 'true' };
 }
 
-function configError(message: string): OperationOutcomeError {
+export function configError(message: string): OperationOutcomeError {
   return new OperationOutcomeError(badRequest(`Configuration error: ${message}`));
 }

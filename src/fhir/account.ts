@@ -122,6 +122,9 @@ function accountIdentifiers(schedule: StripeSubscriptionSchedule, existing: Acco
  * an end leaves the period open unless the schedule has ended. Never start after end (FHIR per-1): a
  * schedule that ended before it started keeps a zero-length period at its end time.
  */
+const START_FIELD = 'subscription_schedule.phases[0].start_date';
+const END_FIELD = 'subscription_schedule end (last phase end_date, or the completed/released/canceled time)';
+
 export function servicePeriod(
   schedule: StripeSubscriptionSchedule,
   state: ScheduleState,
@@ -138,9 +141,14 @@ export function servicePeriod(
     return undefined;
   }
   if (start !== undefined && end !== undefined) {
-    return { start: unixToDateTime(Math.min(start, end)), end: unixToDateTime(end) };
+    return {
+      start: unixToDateTime(Math.min(start, end), START_FIELD),
+      end: unixToDateTime(end, END_FIELD),
+    };
   }
-  return start !== undefined ? { start: unixToDateTime(start) } : { end: unixToDateTime(end as number) };
+  return start !== undefined
+    ? { start: unixToDateTime(start, START_FIELD) }
+    : { end: unixToDateTime(end as number, END_FIELD) };
 }
 
 function endedAt(schedule: StripeSubscriptionSchedule, state: ScheduleState): number | undefined {

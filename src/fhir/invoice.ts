@@ -68,7 +68,10 @@ export function mapInvoice(event: StripeEvent<StripeInvoice>, stage: InvoiceStag
     ...(links.patient && { subject: links.patient, recipient: links.patient }),
     ...(links.issuer && { issuer: links.issuer }),
     ...(links.account && { account: links.account }),
-    date: unixToDateTime(finalizedAt ?? invoice.created),
+    date: unixToDateTime(
+      finalizedAt ?? invoice.created,
+      finalizedAt !== undefined && finalizedAt !== null ? 'invoice.status_transitions.finalized_at' : 'invoice.created'
+    ),
     ...(invoice.description && { note: [{ text: invoice.description }] }),
     lineItem: (invoice.lines?.data ?? []).map((line, index) => mapLineItem(line, index)),
     totalNet: toMoney(invoice.total_excluding_tax ?? invoice.subtotal, invoice.currency),

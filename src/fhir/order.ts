@@ -1,3 +1,4 @@
+import { badRequest, OperationOutcomeError } from '@medplum/core';
 import type { Extension, Resource } from '@medplum/fhirtypes';
 import { EXTENSION } from '../constants';
 
@@ -63,12 +64,31 @@ export function readAppliedEvent(resource: Resource | undefined): AppliedEvent |
   return { id, created: Math.floor(Date.parse(created) / 1000), stage };
 }
 
-export function unixToDateTime(seconds: number): string {
-  return new Date(seconds * 1000).toISOString().replace('.000Z', 'Z');
+/**
+ * A Stripe timestamp (Unix seconds) as a FHIR dateTime. `field` names where it came from, so that a
+ * malformed value fails with a message that says which one, rather than `Invalid time value`.
+ */
+export function unixToDateTime(seconds: number, field = 'timestamp'): string {
+  return toDate(seconds, field).toISOString().replace('.000Z', 'Z');
 }
 
-export function unixToDate(seconds: number): string {
-  return new Date(seconds * 1000).toISOString().slice(0, 10);
+export function unixToDate(seconds: number, field = 'timestamp'): string {
+  return toDate(seconds, field).toISOString().slice(0, 10);
+}
+
+/** Date's own limit: ±8.64e15 ms. */
+const MAX_UNIX_SECONDS = 8.64e12;
+
+function toDate(seconds: unknown, field: string): Date {
+  if (typeof seconds !== 'number' || !Number.isFinite(seconds) || Math.abs(seconds) > MAX_UNIX_SECONDS) {
+    throw new OperationOutcomeError(
+      badRequest(
+        `Invalid Stripe timestamp in ${field}: ${JSON.stringify(seconds)?.slice(0, 40) ?? String(seconds)} ` +
+          '(expected Unix seconds, a number)'
+      )
+    );
+  }
+  return new Date(seconds * 1000);
 }
 
 function extensionsOf(resource: Resource | undefined): Extension[] | undefined {

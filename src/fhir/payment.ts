@@ -266,6 +266,9 @@ export function refundStage(status: StripeRefund['status']): RefundStage | undef
   }
 }
 
+/** Where `facts.at` comes from, for the message of a malformed timestamp. */
+const AT_FIELD = 'payment time (charge.created, status_transitions.paid_at or refund.created)';
+
 /** The PaymentReconciliation that `facts` describe. */
 export function mapReconciliation(
   facts: PaymentFacts,
@@ -281,13 +284,13 @@ export function mapReconciliation(
     extension: markerExtensions(facts.applied, facts.stripeStatus),
     identifier: [identifier],
     status,
-    created: unixToDateTime(facts.at),
+    created: unixToDateTime(facts.at, AT_FIELD),
     // A refund is paid by the clinic; a payment by the patient, whom this element cannot name.
     ...(!isPayment && { paymentIssuer: payee }),
     requestor: payee,
     outcome,
     disposition: facts.disposition,
-    paymentDate: unixToDate(facts.at),
+    paymentDate: unixToDate(facts.at, AT_FIELD),
     paymentAmount: money,
     ...(facts.chargeId && { paymentIdentifier: { system: STRIPE_SYSTEM.charge, value: facts.chargeId } }),
     detail: [
@@ -296,7 +299,7 @@ export function mapReconciliation(
         ...(facts.predecessor && { predecessor: { ...facts.predecessor } }),
         type: { coding: [{ system: PAYMENT_TYPE_SYSTEM, code: isPayment ? 'payment' : 'adjustment' }] },
         ...(link && isPayment && { request: invoiceReference(link) }),
-        date: unixToDate(facts.at),
+        date: unixToDate(facts.at, AT_FIELD),
         ...(isPayment && { payee }),
         amount: money,
       },

@@ -10,7 +10,11 @@ export type Sender =
  * `STRIPE_OPERATORS` (an unsigned replay). Anything else is rejected by throwing, before the
  * body is archived or logged.
  */
-export function authenticate(botEvent: BotEvent, json: string, config: BotConfig): Sender {
+export function authenticate(
+  botEvent: BotEvent,
+  json: string,
+  config: Pick<BotConfig, 'webhookSecrets' | 'operators'>
+): Sender {
   const header = headerValue(botEvent.headers, 'stripe-signature');
   if (header !== undefined) {
     const input = botEvent.input;

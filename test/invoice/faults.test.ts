@@ -69,12 +69,17 @@ describe('faults: a FHIR call that keeps failing on the Nth request of a deliver
         expect(failed.status, `fault ${kind} at bot request ${nth}`).toBeGreaterThanOrEqual(400);
 
         const invoiceBot = `Bot/${project.server.botId(BOT_NAME.invoice)}`;
-        if (failedRequest?.caller === invoiceBot || failedRequest?.path.includes('$execute')) {
-          const archive = (await project.server.all<Communication>('Communication')).find(
-            (c) => c.identifier?.[0]?.value === last.id
-          );
+        const archive = (await project.server.all<Communication>('Communication')).find(
+          (c) => c.identifier?.[0]?.value === last.id
+        );
+        // The router writes the archive once, after the dispatch, in a one-entry batch: when batches
+        // keep failing (`path` '' is a batch) or the archive write itself fails, no archive is left,
+        // and the redelivery below is what recovers the event.
+        if (failedRequest?.path === '') {
+          expect(archive).toBeUndefined();
+        } else if (failedRequest?.caller === invoiceBot || failedRequest?.path.includes('$execute')) {
           expect(archive?.status).toBe('stopped');
-          expect(archive?.statusReason?.text).toMatch(/stripe-invoice failed/);
+          expect(archive?.statusReason?.text).toContain(`event ${last.id} (${last.type}): stripe-invoice failed`);
         }
 
         project.server.clearFaults();

@@ -146,14 +146,31 @@ describe('router: who may post', () => {
 });
 
 describe('router: duplicates', () => {
-  it('answers duplicate for a redelivery of a completed event without running the target', async () => {
+  it('answers duplicate for a redelivery of a completed event: the target runs again and changes nothing', async () => {
     const project = await createTestProject();
     const first = await project.deliver(draft);
+    const [invoice] = await project.server.all<Invoice>('Invoice');
     const invoiceBot = `Bot/${project.server.botId(BOT_NAME.invoice)}`;
     const before = project.server.requestsBy(invoiceBot).length;
     const second = await project.deliver(draft);
     expect(second.result).toMatchObject({ outcome: 'duplicate', resources: first.result.resources });
-    expect(project.server.requestsBy(invoiceBot).length).toBe(before);
+    // The archive is written once, after the dispatch: only its conditional create tells a redelivery.
+    expect(project.server.requestsBy(invoiceBot).length).toBeGreaterThan(before);
+    const [again] = await project.server.all<Invoice>('Invoice');
+    expect(again?.meta?.versionId).toBe(invoice?.meta?.versionId);
+    const archives = await project.server.all<Communication>('Communication');
+    expect(archives).toHaveLength(1);
+    expect(archives[0]?.status).toBe('completed');
+  });
+
+  it('answers duplicate for a redelivery of an event no bot handles', async () => {
+    const project = await createTestProject();
+    const event = loadStripeFixture('stripe-dotnet', 'customer_updated.event');
+    expect((await project.deliver(event)).result.outcome).toBe('ignored');
+    const again = await project.deliver(event);
+    expect(again.status).toBe(200);
+    expect(again.result).toMatchObject({ outcome: 'duplicate', resources: [] });
+    expect(again.result.reason).toMatch(/already archived.*no bot handles customer\.updated/);
     expect(await project.server.all('Communication')).toHaveLength(1);
   });
 });
