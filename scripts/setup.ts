@@ -6,13 +6,20 @@
 import { consoleLogger, OpsError, parseCliArgs, runCli } from './ops/cli';
 import { connectMedplum, createStripe, readMedplumEnv, readStripeKey } from './ops/env';
 import { runSetup } from './ops/setup';
-import { RUNTIMES, type Runtime } from './ops/setup-plan';
+import { AUDIT_EVENT_TRIGGERS, RUNTIMES, type AuditEventTrigger, type Runtime } from './ops/setup-plan';
+import { setupReport } from './ops/setup-report';
 
 const USAGE = `npm run setup -- [--payee-name "<clinic>"] [--runtime vmcontext|awslambda] [--livemode true|false]
-       [--webhook-secret whsec_…] [--api-version <stripe version>] [--show-secret] [--dry-run] [--config <file>]`;
+       [--webhook-secret whsec_…] [--audit-events on-error|always] [--api-version <stripe version>]
+       [--show-secret] [--dry-run] [--config <file>]`;
 
 const SETUP_HELP = `
 Provisions a Medplum project for stripe-medplum (idempotent: a second run writes nothing). See docs/deploy.md.
+
+Before writing anything it checks what it cannot fix itself, and stops with the cure: a super-admin
+project, a login that is not project admin, a project without the bots feature, no payee name on a
+first run, and a Stripe signing secret it cannot obtain. Exit code 0 when the project is ready for
+\`npm run deploy\`; 1 when something is left (printed with what to do).
 
 Environment:
   MEDPLUM_BASE_URL        the Medplum server (default https://api.medplum.com/)
@@ -25,9 +32,11 @@ Options:
   --runtime <runtime>     bot runtime, vmcontext or awslambda (unset: existing bots keep theirs, new ones get the server's default)
   --livemode true|false   STRIPE_LIVEMODE: accept only live or only test events (unset: both)
   --webhook-secret whsec_ store this endpoint signing secret (e.g. after rolling it in the Dashboard)
+  --audit-events <when>   Bot.auditEventTrigger of the target bots: on-error (default; the archive records
+                          every event) or always (an AuditEvent per bot run). The router keeps always.
   --api-version <version> the Stripe API version a new endpoint is pinned to (default: the one the tests cover)
   --show-secret           print the endpoint URL with the client secret unmasked
-  --dry-run               print what would be written, write nothing
+  --dry-run               print what would be written (and what a real run needs), write nothing
   --config <file>         medplum.config.json to read bot names from and write ids to`;
 
 await runCli('setup', async () => {
@@ -39,6 +48,7 @@ await runCli('setup', async () => {
         runtime: { type: 'string' },
         livemode: { type: 'string' },
         'webhook-secret': { type: 'string' },
+        'audit-events': { type: 'string' },
         'api-version': { type: 'string' },
         'show-secret': { type: 'boolean' },
         'dry-run': { type: 'boolean' },
@@ -59,6 +69,10 @@ await runCli('setup', async () => {
   if (values.livemode !== undefined && !['true', 'false'].includes(values.livemode)) {
     throw new OpsError(`--livemode must be true or false, not "${values.livemode}"`);
   }
+  const auditEvents = values['audit-events'];
+  if (auditEvents !== undefined && !(AUDIT_EVENT_TRIGGERS as readonly string[]).includes(auditEvents)) {
+    throw new OpsError(`--audit-events must be ${AUDIT_EVENT_TRIGGERS.join(' or ')}, not "${auditEvents}"`);
+  }
   const env = readMedplumEnv();
   const stripeKey = readStripeKey();
   const medplum = await connectMedplum(env, { log: consoleLogger });
@@ -72,32 +86,15 @@ await runCli('setup', async () => {
       ...(values['payee-name'] && { payeeName: values['payee-name'] }),
       ...(values.livemode && { livemode: values.livemode === 'true' }),
       ...(values['webhook-secret'] && { webhookSecret: values['webhook-secret'] }),
+      ...(auditEvents && { auditEvents: auditEvents as AuditEventTrigger }),
       ...(values['api-version'] && { apiVersion: values['api-version'] }),
       ...(values.config && { configPath: values.config }),
     }
   );
 
-  console.log('');
-  console.log(
-    result.writes.length
-      ? `setup: ${result.writes.length} change(s)${dryRun ? ' would be made (dry run: nothing written)' : ' made'}`
-      : 'setup: nothing to change, the project is as setup leaves it'
-  );
-  for (const [name, id] of Object.entries(result.botIds)) {
-    console.log(`  ${name.padEnd(30)} Bot/${id}`);
+  const report = setupReport(result, { dryRun, showSecret: values['show-secret'] ?? false });
+  for (const line of report.lines) {
+    console.log(line);
   }
-  console.log(`  payee                          ${result.payee}`);
-  console.log(`  signature mode                 ${result.signatureMode}`);
-  if (result.webhookEndpointId) {
-    console.log(`  Stripe webhook endpoint        ${result.webhookEndpointId}`);
-  }
-  console.log('');
-  console.log('Stripe endpoint URL (paste it in the Stripe Dashboard unless setup manages the endpoint):');
-  console.log(`  ${result.endpointUrl}`);
-  if (!values['show-secret']) {
-    console.log('  (client secret masked: run with --show-secret to print it)');
-  }
-  console.log('');
-  console.log('Next: npm run deploy');
-  return 0;
+  return report.exitCode;
 });

@@ -56,6 +56,39 @@ export function runMedplumCli(args: readonly string[], cwd: string, env: NodeJS.
   });
 }
 
+/**
+ * Why a `medplum bot deploy` failed, from its output: the server's own answers (the CLI prints
+ * them only with VERBOSE set, as the causes of its "N bot(s) had failures"), and the Bot version
+ * its save step wrote before the deploy failed.
+ */
+export function deployFailureReason(result: CliResult): string {
+  const count = deployedCount(result.stdout);
+  const lines = result.stderr.split('\n').map((l) => l.trim());
+  const causes = [
+    ...new Set(
+      lines
+        // `Error: …`, or a subclass as Node prints it from minified code, e.g. `p [Error]: Bots not enabled`.
+        .map((l) => /^(?:[\w$]*Error|[\w$]+ \[\w*Error\]):\s*(.+)$/.exec(l)?.[1]?.trim())
+        .filter((m): m is string => !!m && !/bot\(s\) had failures/.test(m))
+    ),
+  ];
+  const fallback =
+    lines
+      .filter((l) => l && !l.startsWith('at ') && !/^[{}[\]]/.test(l))
+      .slice(-3)
+      .join(' | ') || `deployed ${count ?? 'nothing'}`;
+  const reason = causes.length ? `the server answered: ${causes.join('; ')}` : fallback;
+  const version = /New bot version:\s*(\S+)/.exec(result.stdout)?.[1];
+  const saved = version
+    ? ` (the CLI saves the source on the Bot before it deploys, so this failed deploy still left Bot version ${version})`
+    : '';
+  const hint = /Bots not enabled/i.test(reason)
+    ? '. The project lacks the bots feature, which only a super admin can add (on medplum.com: Medplum support); see ' +
+      'docs/deploy.md, Troubleshooting'
+    : '';
+  return `medplum bot deploy exited ${result.code}: ${reason}${saved}${hint}`;
+}
+
 /** The CLI's own count of a `bot deploy` ("Number of bots deployed: N"). */
 export function deployedCount(stdout: string): number | undefined {
   const match = /Number of bots deployed:\s*(\d+)/.exec(stdout);
@@ -109,15 +142,16 @@ export async function runDeploy(options: DeployOptions): Promise<DeployResult> {
   const failed: { name: string; reason: string }[] = [];
   for (const entry of selected) {
     log.info(`deploying ${entry.name} → Bot/${entry.id}`);
-    const result = await cli(['bot', 'deploy', entry.name], cwd, options.env ?? process.env);
+    // VERBOSE makes the CLI print the server's answer behind each failure, which it otherwise drops.
+    const result = await cli(['bot', 'deploy', entry.name], cwd, { ...(options.env ?? process.env), VERBOSE: '1' });
     for (const line of result.stdout.split('\n').filter((l) => l.trim())) {
       log.info(`  ${line}`);
     }
     const count = deployedCount(result.stdout);
     if (result.code !== 0 || count !== 1) {
-      const detail = result.stderr.trim().split('\n').slice(-5).join(' | ') || `deployed ${count ?? 'nothing'}`;
-      failed.push({ name: entry.name, reason: `medplum bot deploy exited ${result.code}: ${detail}` });
-      log.warn(`${entry.name} was not deployed: ${detail}`);
+      const reason = deployFailureReason(result);
+      failed.push({ name: entry.name, reason });
+      log.warn(`${entry.name} was not deployed: ${reason}`);
     } else {
       deployed.push(entry.name);
     }

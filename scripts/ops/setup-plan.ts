@@ -4,7 +4,7 @@
  */
 import { deepEquals } from '@medplum/core';
 import type { AccessPolicy, Bot, Identifier, ProjectSetting } from '@medplum/fhirtypes';
-import { BOT_IDENTIFIER_SYSTEM, NAMESPACE } from '../../src/constants';
+import { BOT_IDENTIFIER_SYSTEM, BOT_NAME, NAMESPACE } from '../../src/constants';
 import { ROUTED_EVENT_TYPES } from '../../src/router/routes';
 
 export const RUNTIMES = ['vmcontext', 'awslambda'] as const;
@@ -35,10 +35,25 @@ export type BotWithRawBody = Bot & { rawBody?: boolean };
 /** `on`: set `Bot.rawBody`; `off`: remove it; `leave`: the server may not know the field, do not touch it. */
 export type RawBodyChange = 'on' | 'off' | 'leave';
 
+/**
+ * When Medplum writes an AuditEvent for a bot run (`Bot.auditEventTrigger`). Each one is a write on
+ * the server per event; the archive already records every event, so the target bots default to
+ * `on-error`. The router keeps `always`: its AuditEvent is the only record of who posted an event
+ * (Stripe's client or which operator), which the archive deliberately leaves out.
+ */
+export const AUDIT_EVENT_TRIGGERS = ['on-error', 'always'] as const;
+export type AuditEventTrigger = (typeof AUDIT_EVENT_TRIGGERS)[number];
+
+/** The trigger setup gives a bot: the router always `always`; the targets `targets` (default `on-error`). */
+export function auditEventTriggerOf(name: string, targets: AuditEventTrigger = 'on-error'): AuditEventTrigger {
+  return name === BOT_NAME.router ? 'always' : targets;
+}
+
 export interface BotSpec {
   readonly name: string;
   readonly runtime?: Runtime;
   readonly rawBody: RawBodyChange;
+  readonly auditEventTrigger?: AuditEventTrigger;
 }
 
 export function botDescription(name: string): string {
@@ -55,6 +70,7 @@ export function desiredBot(existing: BotWithRawBody, spec: BotSpec): BotWithRawB
     description: botDescription(spec.name),
     identifier: [ours, ...others],
     ...(spec.runtime && { runtimeVersion: spec.runtime }),
+    ...(spec.auditEventTrigger && { auditEventTrigger: spec.auditEventTrigger }),
   };
   if (spec.rawBody === 'on') {
     next.rawBody = true;
@@ -66,7 +82,7 @@ export function desiredBot(existing: BotWithRawBody, spec: BotSpec): BotWithRawB
 
 /** The fields `desiredBot` changes, for the log. */
 export function changedBotFields(existing: BotWithRawBody, next: BotWithRawBody): string[] {
-  const fields = ['name', 'description', 'identifier', 'runtimeVersion', 'rawBody'] as const;
+  const fields = ['name', 'description', 'identifier', 'runtimeVersion', 'auditEventTrigger', 'rawBody'] as const;
   return fields.filter((f) => !deepEquals(existing[f], next[f]));
 }
 
@@ -152,9 +168,18 @@ export interface EndpointUrlParts {
 /** `https://<client-id>:<client-secret>@<host>/fhir/R4/Bot/<router id>/$execute`, the secret masked unless asked. */
 export function endpointUrl(parts: EndpointUrlParts, showSecret = false): string {
   const base = new URL(parts.baseUrl);
-  const path = `${base.pathname.replace(/\/?$/, '/')}fhir/R4/Bot/${encodeURIComponent(parts.routerId)}/$execute`;
-  const secret = showSecret ? encodeURIComponent(parts.clientSecret) : '********';
-  return `${base.protocol}//${encodeURIComponent(parts.clientId)}:${secret}@${base.host}${path}`;
+  const path = `${base.pathname.replace(/\/?$/, '/')}fhir/R4/Bot/${urlPart(parts.routerId)}/$execute`;
+  const secret = showSecret ? urlPart(parts.clientSecret) : '********';
+  return `${base.protocol}//${urlPart(parts.clientId)}:${secret}@${base.host}${path}`;
+}
+
+/** A dry run's stand-in for an id not created yet, e.g. `<new client>`: printed as is, not URL-encoded. */
+export function isPlaceholder(value: string): boolean {
+  return /^<[^<>]*>$/.test(value);
+}
+
+function urlPart(value: string): string {
+  return isPlaceholder(value) ? value : encodeURIComponent(value);
 }
 
 /** The fields of a Stripe webhook endpoint that setup reads. */

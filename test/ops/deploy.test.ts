@@ -118,6 +118,31 @@ describe('npm run deploy', () => {
     expect(log.lines.join('\n')).toMatch(/Number of bots deployed: 0/);
   });
 
+  it("prints the server's reason for a failed deploy, and the Bot version the CLI saved anyway", async () => {
+    const { configPath } = projectDir([{ name: 'stripe-invoice', id: invoiceId }]);
+    server.botsEnabled = false;
+    try {
+      const before = server.deployed.length;
+      const { run, log } = deploy(configPath);
+      const result = await run;
+      expect(result.deployed).toEqual([]);
+      expect(server.deployed.length).toBe(before);
+      const version = (server.bots.get(invoiceId) as { meta?: { versionId?: string } }).meta?.versionId;
+      expect(result.failed).toEqual([
+        {
+          name: 'stripe-invoice',
+          reason: expect.stringContaining('the server answered: Bots not enabled'),
+        },
+      ]);
+      const reason = result.failed[0]?.reason ?? '';
+      expect(reason).toContain(`still left Bot version ${version}`);
+      expect(reason).toMatch(/super admin.*docs\/deploy\.md/);
+      expect(log.lines.join('\n')).toContain('stripe-invoice was not deployed: medplum bot deploy exited 1');
+    } finally {
+      server.botsEnabled = true;
+    }
+  });
+
   it('does nothing in a dry run', async () => {
     const { configPath, dist } = projectDir([{ name: 'stripe-router', id: routerId }]);
     const calls = server.calls.length;

@@ -44,6 +44,8 @@ export interface MedplumFakeOptions {
   readonly hideDefinitions?: boolean;
   readonly secrets?: ProjectSetting[];
   readonly projectName?: string;
+  /** `Project.features` (default `['bots']`); a fresh project on a server without bots lacks `bots`. */
+  readonly features?: readonly string[];
 }
 
 type ServerFetch = (url: string, init: RequestInit, caller: string) => Promise<Response>;
@@ -269,6 +271,21 @@ export class MedplumFake {
           return forbidden();
         }
         return HttpResponse.json(await this.server.repo.updateResource(body));
+      }),
+      http.get(`${BASE_URL}fhir/R4/Project/:id`, async ({ request, params }) => {
+        await record(request);
+        if (!authorized(request)) {
+          return unauthorized();
+        }
+        if (!ownProject(params.id)) {
+          return forbidden();
+        }
+        return HttpResponse.json({
+          resourceType: 'Project',
+          id: this.project.id,
+          name: this.project.name,
+          features: [...(this.options.features ?? ['bots'])],
+        });
       }),
       http.all(`${BASE_URL}fhir/R4/*`, async ({ request }) => {
         const body = await record(request);

@@ -22,6 +22,8 @@ export class MedplumHttpFake {
   readonly deployed: { botId: string; code: string; filename: string }[] = [];
   readonly clientId = randomUUID();
   readonly clientSecret = 'cli-secret';
+  /** False: `$deploy` answers 400 "Bots not enabled", as a server does for a project without the bots feature. */
+  botsEnabled = true;
   private server?: Server;
   private baseUrl = '';
 
@@ -102,6 +104,9 @@ export class MedplumHttpFake {
       const stored = this.bots.get(id);
       if (!stored) {
         return outcome(404, 'Not found');
+      }
+      if (bot[2] && method === 'POST' && !this.botsEnabled) {
+        return outcome(400, 'Bots not enabled');
       }
       if (bot[2] && method === 'POST') {
         const { code, filename } = JSON.parse(body) as { code: string; filename: string };

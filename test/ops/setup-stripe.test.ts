@@ -91,15 +91,24 @@ describe('npm run setup with STRIPE_SECRET_KEY', () => {
     const url = first.endpointUrl.replace(/\/\/[^@]+@/, '//');
     const manual = stripe.addEndpoint({ url, enabled_events: ['*'], api_version: '2025-03-31.basil' });
 
-    const { result } = await setup(medplum, { configPath });
+    // Stripe shows that endpoint's secret no more: setup stops before changing anything, and says how to get it.
+    const calls = medplum.calls.length;
+    await expect(setup(medplum, { configPath })).rejects.toThrow(
+      new RegExp(
+        `endpoint ${manual.id} exists already.*roll its signing secret.*--webhook-secret.*Nothing was changed`,
+        's'
+      )
+    );
+    expect(stripe.writes()).toEqual([]);
+    expect(medplum.calls.slice(calls).filter((c) => c.method !== 'GET' && !c.path.startsWith('oauth2/'))).toEqual([]);
+
+    const { result } = await setup(medplum, { configPath, webhookSecret: 'whsec_revealed' });
     expect(stripe.endpoints).toHaveLength(1);
     expect(manual.url).toMatch(/^https:\/\/[^:]+:[0-9a-f]{32}@medplum\.test\//);
     expect([...manual.enabled_events].sort()).toEqual(ROUTED);
     expect(manual.metadata).toEqual({ stripe_medplum_project: medplum.project.id });
-    expect(medplum.secret('STRIPE_WEBHOOK_SECRET')).toBeUndefined();
-    const warnings = result.warnings.join('\n');
-    expect(warnings).toMatch(/roll its signing secret.*--webhook-secret/s);
-    expect(warnings).toMatch(/API version 2025-03-31\.basil, not 2026-07-29\.dahlia/);
+    expect(medplum.secret('STRIPE_WEBHOOK_SECRET')?.valueString).toBe('whsec_revealed');
+    expect(result.warnings.join('\n')).toMatch(/API version 2025-03-31\.basil, not 2026-07-29\.dahlia/);
   });
 
   it('writes nothing to Stripe or Medplum on a second run', async () => {

@@ -6,6 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { memoryLogger } from '../../scripts/ops/cli';
 import { connectMedplum } from '../../scripts/ops/env';
 import { runSetup, type SetupOptions } from '../../scripts/ops/setup';
+import { setupReport } from '../../scripts/ops/setup-report';
 import { BOT_IDENTIFIER_SYSTEM } from '../../src/constants';
 import { tempConfig } from './helpers';
 import { MedplumFake, type MedplumFakeOptions } from './medplum-fake';
@@ -35,7 +36,9 @@ async function setup(fake: MedplumFake, options: SetupOptions & { configPath: st
   return { result, log };
 }
 
-/** DESIGN section 8, written out: what each bot may do (write = search, read, create, update). */
+const STORED_SIGNING_SECRET = { name: 'STRIPE_WEBHOOK_SECRET', valueString: 'whsec_stored' };
+
+/** docs/design.md "Access policies", written out: what each bot may do (write = search, read, create, update). */
 const EXPECTED_ACCESS: Record<string, Record<string, string[]>> = {
   'stripe-router': { Communication: ['create', 'read', 'search', 'update'], Bot: ['read', 'search'] },
   'stripe-invoice': {
@@ -118,7 +121,16 @@ describe('npm run setup against a Medplum project', () => {
     expect(fake.secret('PAYEE_ORGANIZATION')?.valueString).toBe(`Organization/${organizations[0]?.id}`);
     expect(fake.secret('STRIPE_OPERATORS')?.valueString).toBe(fake.operator);
     expect(fake.secret('STRIPE_WEBHOOK_SECRET')).toBeUndefined();
-    expect(result.warnings.join('\n')).toMatch(/no Stripe signing secret is stored.*roll/s);
+    // A first run without STRIPE_SECRET_KEY: everything is done but the signing secret, which it says how to get.
+    expect(result.unfinished).toEqual([expect.stringMatching(/no Stripe signing secret is stored.*--webhook-secret/s)]);
+    expect(setupReport(result, { dryRun: false, showSecret: false }).exitCode).toBe(1);
+    // AuditEvents: every run of the router, only failures of the targets (the archive records every event).
+    expect(Object.fromEntries(bots.map((b) => [b.name, b.auditEventTrigger]))).toEqual({
+      'stripe-router': 'always',
+      'stripe-invoice': 'on-error',
+      'stripe-subscription-schedule': 'on-error',
+      'stripe-payment-intent': 'on-error',
+    });
 
     // medplum.config.json gets the ids, formatted as the repository keeps it.
     const text = readFileSync(configPath, 'utf8');
@@ -143,7 +155,7 @@ describe('npm run setup against a Medplum project', () => {
   });
 
   it('writes nothing on a second run with nothing changed', async () => {
-    const fake = await fakeMedplum();
+    const fake = await fakeMedplum({ secrets: [STORED_SIGNING_SECRET] });
     const configPath = tempConfig();
     const first = await setup(fake, { configPath, payeeName: 'Springfield Clinic', runtime: 'awslambda' });
     expect(first.result.writes.length).toBeGreaterThan(10);
@@ -159,7 +171,7 @@ describe('npm run setup against a Medplum project', () => {
   });
 
   it('repairs what drifted: a widened policy, an admin bot membership, a renamed payee', async () => {
-    const fake = await fakeMedplum();
+    const fake = await fakeMedplum({ secrets: [STORED_SIGNING_SECRET] });
     const configPath = tempConfig();
     const { result } = await setup(fake, { configPath, payeeName: 'Springfield Clinic' });
     const invoiceBot = `Bot/${result.botIds['stripe-invoice']}`;
@@ -276,7 +288,7 @@ describe('npm run setup against a Medplum project', () => {
   });
 
   it('adopts a bot already named by medplum.config.json and gives it the identifier', async () => {
-    const fake = await fakeMedplum();
+    const fake = await fakeMedplum({ secrets: [STORED_SIGNING_SECRET] });
     const first = await setup(fake, { configPath: tempConfig(), payeeName: 'Clinic' });
     const invoiceId = first.result.botIds['stripe-invoice'] as string;
     const invoiceBot = await fake.server.repo.readResource<Bot>('Bot', invoiceId);
@@ -286,5 +298,65 @@ describe('npm run setup against a Medplum project', () => {
     expect(second.result.botIds).toEqual(first.result.botIds);
     expect(second.result.writes).toEqual(['update Bot stripe-invoice (identifier)']);
     expect((await fake.server.all('Bot')).length).toBe(4);
+  });
+
+  it('stops before writing anything when the project lacks the bots feature, and says who can add it', async () => {
+    const fake = await fakeMedplum({ features: [] });
+    const configPath = tempConfig();
+    const before = readFileSync(configPath, 'utf8');
+    await expect(setup(fake, { configPath, payeeName: 'Clinic' })).rejects.toThrow(
+      /does not have the bots feature.*Bots not enabled.*super admin.*Medplum support.*Nothing was changed/s
+    );
+    expect(fake.writes()).toEqual([]);
+    expect(await fake.server.all('Bot')).toEqual([]);
+    expect(readFileSync(configPath, 'utf8')).toBe(before);
+  });
+
+  it('stops before writing anything on a later run when no signing secret is stored and it cannot get one', async () => {
+    const fake = await fakeMedplum();
+    const configPath = tempConfig();
+    const first = await setup(fake, { configPath, payeeName: 'Clinic' });
+    fake.calls.length = 0;
+    const rejection = setup(fake, { configPath, runtime: 'awslambda' });
+    await expect(rejection).rejects.toThrow(/no Stripe signing secret is stored/);
+    await expect(rejection).rejects.toThrow(
+      new RegExp(
+        `Bot/${first.result.botIds['stripe-router']}/\\$execute.*--webhook-secret whsec_.*Nothing was changed`,
+        's'
+      )
+    );
+    expect(fake.writes()).toEqual([]);
+    // With the secret pasted, the same run goes through.
+    const { result } = await setup(fake, { configPath, runtime: 'awslambda', webhookSecret: 'whsec_pasted' });
+    expect(result.unfinished).toEqual([]);
+    expect(fake.secret('STRIPE_WEBHOOK_SECRET')?.valueString).toBe('whsec_pasted');
+    expect(setupReport(result, { dryRun: false, showSecret: false })).toMatchObject({ exitCode: 0 });
+  });
+
+  it('dry-runs a fresh project without --payee-name: says what a real run needs, and a readable URL', async () => {
+    const fake = await fakeMedplum();
+    const { result } = await setup(fake, { configPath: tempConfig(), dryRun: true });
+    expect(fake.writes()).toEqual([]);
+    expect(result.unfinished).toEqual([
+      expect.stringMatching(/--payee-name/),
+      expect.stringMatching(/no Stripe signing secret/),
+    ]);
+    expect(result.endpointUrl).toBe(
+      'https://<new-client-id>:********@medplum.test/fhir/R4/Bot/<new-stripe-router-id>/$execute'
+    );
+    const report = setupReport(result, { dryRun: true, showSecret: false });
+    expect(report.exitCode).toBe(0);
+    expect(report.lines).toContain('A real run needs first:');
+    expect(report.lines.join('\n')).not.toMatch(/%3C/);
+  });
+
+  it('keeps AuditEvents of every target run with --audit-events always', async () => {
+    const fake = await fakeMedplum({ secrets: [STORED_SIGNING_SECRET] });
+    const configPath = tempConfig();
+    await setup(fake, { configPath, payeeName: 'Clinic' });
+    const { result } = await setup(fake, { configPath, auditEvents: 'always' });
+    expect(result.writes).toHaveLength(3);
+    const bots = await fake.server.all<Bot>('Bot');
+    expect(bots.every((b) => b.auditEventTrigger === 'always')).toBe(true);
   });
 });

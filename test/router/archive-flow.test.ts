@@ -20,8 +20,8 @@ function quiet(): void {
 }
 
 async function archiveOf(project: TestProject, eventId: string): Promise<Communication | undefined> {
-  return (await project.server.all<Communication>('Communication')).find(
-    (c) => c.identifier?.some((i) => i.system === STRIPE_SYSTEM.event && i.value === eventId)
+  return (await project.server.all<Communication>('Communication')).find((c) =>
+    c.identifier?.some((i) => i.system === STRIPE_SYSTEM.event && i.value === eventId)
   );
 }
 
