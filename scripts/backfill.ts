@@ -3,66 +3,38 @@
  * delivered, by default) to the router as an operator, oldest first. See docs/deploy.md.
  */
 import { DEFAULT_BACKFILL_DAYS, runBackfill } from './ops/backfill';
-import {
-  abortOnSigint,
-  consoleLogger,
-  EVENT_RUN_OPTIONS,
-  OpsError,
-  parseCliArgs,
-  parseWhen,
-  positiveInt,
-  runCli,
-} from './ops/cli';
-import { connectMedplum, createStripe, readMedplumEnv, readStripeKey } from './ops/env';
-import { summaryLines } from './ops/events';
-import { defaultStatePath } from './ops/state';
+import { consoleLogger, OpsError } from './ops/cli';
+import { createStripe, readStripeKey } from './ops/env';
+import { commonHelp, runEventCommand } from './ops/event-cli';
 
-const USAGE = `npm run backfill -- [--since <date|30d>] [--until <date>] [--type invoice.*]… [--event evt_…]…
-       [--include-delivered] [--concurrency 4] [--force] [--dry-run] [--state <file>] [--router-id <id>]`;
+await runEventCommand({
+  kind: 'backfill',
+  usage: `npm run backfill -- [--since <date|30d>] [--until <date>] [--type invoice.*]… [--event evt_…]…
+       [--include-delivered] [--concurrency 4] [--force] [--dry-run] [--state <file>] [--router-id <id>]`,
+  help: `Lists events from Stripe's Events API and posts them to the router as an operator, oldest first.
+This recovers events the router never saw, rejected, or lost mid-event (no archive). Stripe keeps
+events for ${DEFAULT_BACKFILL_DAYS} days. Without --type, only the event types the router subscribes to are
+posted. See docs/deploy.md.
 
-await runCli('backfill', async () => {
-  const { values } = parseCliArgs(
-    {
-      args: process.argv.slice(2),
-      options: { ...EVENT_RUN_OPTIONS, 'include-delivered': { type: 'boolean' } },
-    },
-    USAGE
-  );
-  if (values.help) {
-    console.log(`Usage: ${USAGE}`);
-    return 0;
-  }
-  const concurrency = positiveInt(values.concurrency, 'concurrency', 4);
-  const filter = {
-    since: parseWhen(values.since ?? `${DEFAULT_BACKFILL_DAYS}d`, 'since'),
-    ...(values.until && { until: parseWhen(values.until, 'until') }),
-    types: values.type ?? [],
-    eventIds: values.event ?? [],
-    includeDelivered: values['include-delivered'] ?? false,
-  };
-  const env = readMedplumEnv();
-  const stripeKey = readStripeKey();
-  if (!stripeKey) {
-    throw new OpsError(
-      'STRIPE_SECRET_KEY is not set: backfill lists events from Stripe (a restricted key with Events read is enough)'
-    );
-  }
-  const medplum = await connectMedplum(env, { log: consoleLogger });
-  const signal = abortOnSigint();
-  const summary = await runBackfill(
-    { medplum, baseUrl: env.baseUrl, log: consoleLogger, stripe: createStripe(stripeKey) },
-    filter,
-    {
-      concurrency,
-      force: values.force ?? false,
-      dryRun: values['dry-run'] ?? false,
-      statePath: values.state ?? defaultStatePath('backfill'),
-      signal,
-      ...(values['router-id'] && { routerId: values['router-id'] }),
+Needs STRIPE_SECRET_KEY (a restricted key with Events read is enough).
+
+  --include-delivered    also events Stripe delivered successfully (default: only those it failed to
+                         deliver, delivery_success=false)
+
+${commonHelp('backfill', `default: ${DEFAULT_BACKFILL_DAYS}d`)}`,
+  flags: { 'include-delivered': { type: 'boolean' } },
+  defaultSince: `${DEFAULT_BACKFILL_DAYS}d`,
+  run: ({ env, medplum, filter, flags, options }) => {
+    const stripeKey = readStripeKey();
+    if (!stripeKey) {
+      throw new OpsError(
+        'STRIPE_SECRET_KEY is not set: backfill lists events from Stripe (a restricted key with Events read is enough)'
+      );
     }
-  );
-  for (const line of summaryLines(summary, 'backfill')) {
-    console.log(line);
-  }
-  return summary.failed || summary.interrupted ? 1 : 0;
+    return runBackfill(
+      { medplum, baseUrl: env.baseUrl, log: consoleLogger, stripe: createStripe(stripeKey) },
+      { ...filter, since: filter.since ?? new Date(), includeDelivered: flags['include-delivered'] ?? false },
+      options
+    );
+  },
 });

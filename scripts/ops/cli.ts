@@ -101,20 +101,6 @@ export async function runCli(name: string, main: () => Promise<number | void>): 
   }
 }
 
-/** Options replay and backfill share: which events, how many at once, resume state, dry run. */
-export const EVENT_RUN_OPTIONS = {
-  since: { type: 'string' },
-  until: { type: 'string' },
-  type: { type: 'string', multiple: true },
-  event: { type: 'string', multiple: true },
-  concurrency: { type: 'string' },
-  force: { type: 'boolean' },
-  'dry-run': { type: 'boolean' },
-  state: { type: 'string' },
-  'router-id': { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
-
 /** The first Ctrl-C lets the events in flight finish; a second one quits at once. */
 export function abortOnSigint(): AbortSignal {
   const abort = new AbortController();

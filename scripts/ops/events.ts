@@ -84,8 +84,11 @@ export async function postEvents(events: readonly QueuedEvent[], options: PostOp
     skipped,
     dryRun: options.dryRun ?? false,
   };
+  for (const line of options.state?.describe() ?? []) {
+    options.log.info(line);
+  }
   if (skipped) {
-    options.log.info(`${skipped} event(s) already posted by an earlier run are skipped (--force posts them again)`);
+    options.log.info(`${skipped} selected event(s) already posted by that unfinished run are skipped`);
   }
   if (options.dryRun) {
     options.log.info(`dry run: would post ${todo.length} event(s) to the router`);
@@ -121,7 +124,11 @@ export async function postEvents(events: readonly QueuedEvent[], options: PostOp
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(options.concurrency, todo.length)) }, worker));
   progress.finish(snapshot());
-  return { ...base, ...counts, interrupted: next < todo.length, failures };
+  const interrupted = next < todo.length;
+  if (!interrupted && counts.failed === 0) {
+    options.state?.close();
+  }
+  return { ...base, ...counts, interrupted, failures };
 }
 
 /** The summary as lines for the terminal, with a hint when the failures have a known cause. */
@@ -149,7 +156,9 @@ export function summaryLines(summary: Summary, label: string): string[] {
     lines.push("hint: 403 means an AccessPolicy refused a request; run `npm run setup` to reset the bots' policies");
   }
   if (summary.interrupted) {
-    lines.push(`${label} was interrupted: run it again to post the rest (what succeeded is not posted again)`);
+    lines.push(
+      `${label} was interrupted: run it again with the same options to post the rest (what succeeded is not posted again)`
+    );
   }
   return lines;
 }

@@ -1,7 +1,7 @@
 /**
  * `npm run replay`: posts archived Stripe events (the router's Communications) to the router again,
  * as an operator. Selection by time (`sent`), type (with wildcards, on the category code), event id,
- * or failed only (status `stopped`).
+ * or failed only (status `stopped`, or stuck `in-progress`).
  */
 import type { MedplumClient } from '@medplum/core';
 import type { Communication } from '@medplum/fhirtypes';
@@ -22,9 +22,19 @@ export interface EventFilter {
 }
 
 export interface ReplayFilter extends EventFilter {
-  /** Only archives whose processing failed (status `stopped`). */
+  /**
+   * Only archives whose processing did not complete: `stopped` (a failure, recorded with its reason),
+   * and `in-progress` for longer than STUCK_AFTER_SECONDS (left by an older router that was cut off).
+   */
   readonly failedOnly?: boolean;
 }
+
+/**
+ * An archive `in-progress` for longer than this was left by a run that cannot still be going: a bot
+ * run ends within its timeout (10 s by default). The router of this version never writes
+ * `in-progress`; older versions did, before the dispatch.
+ */
+export const STUCK_AFTER_SECONDS = 60;
 
 function isPattern(type: string): boolean {
   return type.includes('*');
@@ -45,10 +55,11 @@ export function matchesTypes(type: string, patterns: readonly string[] = []): bo
 }
 
 /**
- * The FHIR search for the archives a filter selects, oldest first. Exact types and ids are
- * searched for; wildcard types are matched on the category code afterwards (`matchesTypes`).
+ * The FHIR searches for the archives a filter selects, oldest first: one, or for `failedOnly` two
+ * (stopped, and stuck in-progress). Exact types and ids are searched for; wildcard types are matched
+ * on the category code afterwards (`matchesTypes`).
  */
-export function archiveQuery(filter: ReplayFilter, pageSize = 100): URLSearchParams {
+export function archiveQueries(filter: ReplayFilter, pageSize = 100, now = Date.now()): URLSearchParams[] {
   const query = new URLSearchParams();
   const ids = filter.eventIds ?? [];
   query.set(
@@ -65,12 +76,17 @@ export function archiveQuery(filter: ReplayFilter, pageSize = 100): URLSearchPar
   if (types.length && !types.some(isPattern)) {
     query.set('category', types.map((t) => `${STRIPE_SYSTEM.eventType}|${t}`).join(','));
   }
-  if (filter.failedOnly) {
-    query.set('status', 'stopped');
-  }
   query.set('_sort', 'sent');
   query.set('_count', String(pageSize));
-  return query;
+  if (!filter.failedOnly) {
+    return [query];
+  }
+  const stopped = new URLSearchParams(query);
+  stopped.set('status', 'stopped');
+  const stuck = new URLSearchParams(query);
+  stuck.set('status', 'in-progress');
+  stuck.set('_lastUpdated', `lt${new Date(now - STUCK_AFTER_SECONDS * 1000).toISOString()}`);
+  return [stopped, stuck];
 }
 
 export type ArchiveRead = { readonly event: QueuedEvent } | { readonly id: string; readonly error: string };
@@ -107,8 +123,8 @@ function archiveType(archive: Communication): string | undefined {
 }
 
 /**
- * Every archive the filter selects, read to the end before anything is posted: posting changes the
- * archives' status, which would shift the pages of a search still being read.
+ * Every archive the filter selects, read to the end before anything is posted (posting changes the
+ * archives' status, which would shift the pages of a search still being read), oldest first.
  */
 export async function selectArchivedEvents(
   medplum: MedplumClient,
@@ -118,21 +134,25 @@ export async function selectArchivedEvents(
   const events: QueuedEvent[] = [];
   const unreadable: { id: string; error: string }[] = [];
   const seen = new Set<string>();
-  for await (const page of medplum.searchResourcePages('Communication', archiveQuery(filter, pageSize))) {
-    for (const archive of page) {
-      const type = archiveType(archive);
-      if (type !== undefined && !matchesTypes(type, filter.types)) {
-        continue;
-      }
-      const read = eventFromArchive(archive);
-      if ('error' in read) {
-        unreadable.push(read);
-      } else if (!seen.has(read.event.id) && matchesTypes(read.event.type, filter.types)) {
-        seen.add(read.event.id);
-        events.push(read.event);
+  for (const query of archiveQueries(filter, pageSize)) {
+    for await (const page of medplum.searchResourcePages('Communication', query)) {
+      for (const archive of page) {
+        const type = archiveType(archive);
+        if (type !== undefined && !matchesTypes(type, filter.types)) {
+          continue;
+        }
+        const read = eventFromArchive(archive);
+        if ('error' in read) {
+          unreadable.push(read);
+        } else if (!seen.has(read.event.id) && matchesTypes(read.event.type, filter.types)) {
+          seen.add(read.event.id);
+          events.push(read.event);
+        }
       }
     }
   }
+  // Two searches (failed only) each come oldest first; merge them (a stable sort keeps ties in order).
+  events.sort((a, b) => (a.created ?? 0) - (b.created ?? 0));
   return { events, unreadable };
 }
 
@@ -166,6 +186,8 @@ export interface RunOptions {
   readonly statePath?: string;
   readonly routerId?: string;
   readonly configPath?: string;
+  /** The options that chose the events, as given: part of the state's scope, so that only the same run resumes. */
+  readonly selection?: string;
   readonly signal?: AbortSignal;
   readonly progress?: Progress;
   /** Archives read per search page (default 100). */
@@ -178,9 +200,9 @@ export interface ReplayContext {
   readonly log: Logger;
 }
 
-/** The state scope: one server, one project, one router. */
-export function stateScope(baseUrl: string, medplum: MedplumClient, routerId: string): string {
-  return `${baseUrl}|${medplum.getProject()?.id ?? '?'}|Bot/${routerId}`;
+/** The state scope: one server, one project, one router, one selection. */
+export function stateScope(baseUrl: string, medplum: MedplumClient, routerId: string, selection = ''): string {
+  return `${baseUrl}|${medplum.getProject()?.id ?? '?'}|Bot/${routerId}|${selection}`;
 }
 
 /** Posts `events` to the router as an operator, with the run's concurrency, state and dry-run options. */
@@ -197,7 +219,7 @@ export function postToRouter(
     log: ctx.log,
     label,
     ...(options.statePath && {
-      state: DoneState.load(options.statePath, stateScope(ctx.baseUrl, ctx.medplum, routerId)),
+      state: DoneState.load(options.statePath, stateScope(ctx.baseUrl, ctx.medplum, routerId, options.selection)),
     }),
     ...(options.force && { force: true }),
     ...(options.dryRun && { dryRun: true }),

@@ -180,10 +180,15 @@ describe('npm run backfill', () => {
     const second = await backfill({}, { statePath: ops.statePath });
     expect(second.posted).toEqual(ids(events.slice(3)));
     expect(second.summary).toMatchObject({ selected: 8, skipped: 3, ignored: 5, failed: 0, interrupted: false });
-    expect(readFileSync(ops.statePath, 'utf8').trim().split('\n')).toHaveLength(8);
+    // One line per event posted, and one that closes the run: it posted everything.
+    const lines = readFileSync(ops.statePath, 'utf8').trim().split('\n');
+    expect(lines).toHaveLength(9);
+    expect(JSON.parse(lines[8] ?? '{}')).toMatchObject({ closed: true });
 
-    expect((await backfill({}, { statePath: ops.statePath })).posted).toEqual([]);
-    expect((await backfill({}, { statePath: ops.statePath, force: true })).posted).toEqual(ids(events));
+    // So a later run is a new run: the finished one's state is not reused, and it says so.
+    const third = await backfill({}, { statePath: ops.statePath });
+    expect(third.posted).toEqual(ids(events));
+    expect(third.log.lines.join('\n')).toMatch(/a run with the same selection finished at .*not reused/);
   });
 
   it('posts and writes nothing in a dry run', async () => {

@@ -145,6 +145,14 @@ function runStream(): Promise<RunResult> {
       expect((await project.deliver(event)).result.outcome).toBe('duplicate');
       expect((await project.replay(event)).status).toBe(200);
     }
+    // A configuration typo stops one event (its archive is written `stopped`); once fixed, the
+    // redelivery brings that archive to `completed` (the router's update of an archive).
+    const payee = project.server.secrets.PAYEE_ORGANIZATION?.valueString;
+    project.server.setSecret('PAYEE_ORGANIZATION', 'not-a-reference');
+    const late = invoiceLifecycleEvents({ id: 'in_1LeastPrivE' }, 'paid', { start: T + 800 })[0] as StripeEvent;
+    expect((await project.deliver(late)).status).toBe(400);
+    project.server.setSecret('PAYEE_ORGANIZATION', payee);
+    expect((await project.deliver(late)).result.outcome).toBe('processed');
     const botIds = Object.fromEntries(Object.keys(BOT_ACCESS).map((name) => [name, project.server.botId(name)]));
     return { project, calls, botIds };
   })();

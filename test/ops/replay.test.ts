@@ -1,11 +1,12 @@
-import type { Communication } from '@medplum/fhirtypes';
+import type { Communication, Invoice } from '@medplum/fhirtypes';
 import { setupServer } from 'msw/node';
 import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runReplay, type ReplayFilter, type RunOptions } from '../../scripts/ops/replay';
 import { STRIPE_SYSTEM } from '../../src/constants';
 import type { StripeEvent } from '../../src/stripe/types';
-import { buildPaymentIntent, invoiceLifecycleEvents, wrapEvent } from '../../lib/stripe-events/events';
+import { buildArchive } from '../../src/router/archive';
+import { buildPaymentIntent, invoiceLifecycleEvents, stripeBody, wrapEvent } from '../../lib/stripe-events/events';
 import {
   afterExecutes,
   operatorProject,
@@ -183,5 +184,76 @@ describe('npm run replay', () => {
     expect(summary).toMatchObject({ selected: 11, dryRun: true, processed: 0, failed: 0 });
     expect(await archive.ops.project.server.all<Communication>('Communication')).toEqual(before);
     expect(log.lines).toContain('dry run: would post 11 event(s) to the router');
+  });
+
+  it('with --failed-only also takes archives stuck in-progress for longer than a bot run can last', async () => {
+    const ops = archive.ops;
+    const stuckEvent = wrapEvent(
+      'payment_intent.succeeded',
+      buildPaymentIntent({ id: 'pi_1ReplayStuck' }, 'succeeded', T0 + 3000),
+      { created: T0 + 3000 }
+    );
+    const recentEvent = wrapEvent(
+      'payment_intent.succeeded',
+      buildPaymentIntent({ id: 'pi_1ReplayRecent' }, 'succeeded', T0 + 3100),
+      { created: T0 + 3100 }
+    );
+    // What an older router left when it was cut off between its archive and its dispatch.
+    const inProgress = (event: StripeEvent, lastUpdated: string) => ({
+      ...buildArchive(event, stripeBody(event), { status: 'completed', resources: [] }),
+      status: 'in-progress' as const,
+      meta: { lastUpdated },
+    });
+    await ops.project.server.seed<Communication>(
+      inProgress(stuckEvent, new Date(Date.now() - 3_600_000).toISOString())
+    );
+    // Still within a bot run's time: it may be running now, so it is left alone.
+    await ops.project.server.seed<Communication>(inProgress(recentEvent, new Date().toISOString()));
+
+    const { summary, posted } = await replay({ failedOnly: true });
+    expect(posted).toEqual([archive.poison.id, stuckEvent.id]);
+    expect(summary).toMatchObject({ processed: 1, failed: 1 });
+    const stored = (await ops.project.server.all<Communication>('Communication')).find((c) =>
+      c.identifier?.some((i) => i.system === STRIPE_SYSTEM.event && i.value === stuckEvent.id)
+    );
+    expect(stored?.status).toBe('completed');
+    expect(stored?.about?.length).toBeGreaterThan(0);
+  });
+
+  it('recovers an event a configuration typo stopped, once the typo is fixed', async () => {
+    const ops = archive.ops;
+    const payee = `Organization/${ops.project.payee.id}`;
+    ops.project.server.setSecret('PAYEE_ORGANIZATION', ops.project.payee.id); // the typo: a bare id
+    const late = invoiceLifecycleEvents({ id: 'in_1ReplayTypo' }, 'paid', { start: T0 + 4000 })[0] as StripeEvent;
+    expect((await ops.project.deliver(late)).status).toBe(400);
+
+    ops.project.server.setSecret('PAYEE_ORGANIZATION', payee);
+    const { summary, posted } = await replay({ failedOnly: true });
+    expect(posted).toEqual([archive.poison.id, late.id]);
+    expect(summary).toMatchObject({ processed: 1, failed: 1 });
+    const invoice = (await ops.project.server.all<Invoice>('Invoice')).find((i) =>
+      i.identifier?.some((id) => id.value === 'in_1ReplayTypo')
+    );
+    expect(invoice?.issuer).toEqual({ reference: payee });
+  });
+
+  it('does not reuse the state of a run that finished, nor of another selection, and says so', async () => {
+    const statePath = archive.ops.statePath;
+    const selection = (types: string[]) => JSON.stringify({ types });
+    const first = await replay({ types: ['invoice.*'] }, { statePath, selection: selection(['invoice.*']) });
+    expect(first.summary).toMatchObject({ processed: 9, failed: 1, interrupted: false });
+    // The failure left that run unfinished: the same selection resumes it and posts only the failed event.
+    const resumed = await replay({ types: ['invoice.*'] }, { statePath, selection: selection(['invoice.*']) });
+    expect(resumed.posted).toEqual([archive.poison.id]);
+    expect(resumed.log.lines.join('\n')).toMatch(/resuming the unfinished run.*the 9 event\(s\) it posted are skipped/);
+
+    // Another selection posts what it selects, whatever the state holds for the first one.
+    const other = await replay({ types: ['invoice.voided'] }, { statePath, selection: selection(['invoice.voided']) });
+    expect(other.posted).toEqual([archive.invoiceB[2]?.id]);
+    expect(other.log.lines.join('\n')).toMatch(/also holds 1 other run\(s\).*not reused/);
+    // That run posted everything: run again, it starts afresh and says why.
+    const again = await replay({ types: ['invoice.voided'] }, { statePath, selection: selection(['invoice.voided']) });
+    expect(again.posted).toEqual([archive.invoiceB[2]?.id]);
+    expect(again.log.lines.join('\n')).toMatch(/a run with the same selection finished at .*not reused/);
   });
 });

@@ -6,7 +6,7 @@ import { withBotIds } from '../../scripts/ops/config-file';
 import { readMedplumEnv } from '../../scripts/ops/env';
 import { createProgress } from '../../scripts/ops/progress';
 import { parseRateLimitHeader, rateLimitedFetch, retryWaitMs } from '../../scripts/ops/rate-limit';
-import { archiveQuery, matchesTypes } from '../../scripts/ops/replay';
+import { archiveQueries, matchesTypes, STUCK_AFTER_SECONDS } from '../../scripts/ops/replay';
 import { endpointUrl, mergeSecrets, withOperator, withWebhookSecret } from '../../scripts/ops/setup-plan';
 import { DoneState } from '../../scripts/ops/state';
 import { recordingSleep, tempDir } from './helpers';
@@ -54,14 +54,29 @@ describe('rate limits', () => {
 describe('state of a replay or backfill', () => {
   it('remembers done events per scope, and survives a line cut short by a crash', () => {
     const path = join(tempDir(), 'nested', 'state.jsonl');
-    const state = DoneState.load(path, 'server|project|Bot/1');
+    const state = DoneState.load(path, 'server|project|Bot/1|');
     state.markDone('evt_1', 'processed');
     state.markDone('evt_2', 'ignored');
-    DoneState.load(path, 'other|project|Bot/1').markDone('evt_3', 'processed');
-    appendFileSync(path, '{"scope":"server|project|Bot/1","id":"evt_4"'); // the crash
-    const reloaded = DoneState.load(path, 'server|project|Bot/1');
+    DoneState.load(path, 'other|project|Bot/1|').markDone('evt_3', 'processed');
+    appendFileSync(path, '{"scope":"server|project|Bot/1|","id":"evt_4"'); // the crash
+    const reloaded = DoneState.load(path, 'server|project|Bot/1|');
     expect(['evt_1', 'evt_2', 'evt_3', 'evt_4'].map((id) => reloaded.has(id))).toEqual([true, true, false, false]);
     expect(reloaded.size).toBe(2);
+    const said = reloaded.describe().join('\n');
+    expect(said).toMatch(/resuming the unfinished run.*the 2 event\(s\) it posted are skipped/);
+    expect(said).toMatch(/also holds 1 other run\(s\).*not reused/);
+  });
+
+  it('does not reuse the state of a run that finished, and says so', () => {
+    const path = join(tempDir(), 'state.jsonl');
+    const scope = 'server|project|Bot/1|--failed-only';
+    const run = DoneState.load(path, scope);
+    run.markDone('evt_1', 'processed');
+    run.close();
+    const next = DoneState.load(path, scope);
+    expect(next.has('evt_1')).toBe(false);
+    expect(next.size).toBe(0);
+    expect(next.describe()).toEqual([expect.stringMatching(/a run with the same selection finished at .*not reused/)]);
   });
 });
 
@@ -167,15 +182,28 @@ describe('command line', () => {
 
 describe('replay selection', () => {
   it('searches exact types and ids, and leaves wildcards to the category match', () => {
-    const query = archiveQuery({ types: ['invoice.paid'], eventIds: ['evt_1'], failedOnly: true, since: new Date(0) });
-    expect(Object.fromEntries(query)).toMatchObject({
+    const now = Date.parse('2026-01-01T00:00:00Z');
+    const filter = { types: ['invoice.paid'], eventIds: ['evt_1'], since: new Date(0) };
+    const [stopped, stuck, ...more] = archiveQueries({ ...filter, failedOnly: true }, 100, now);
+    const common = {
       identifier: 'https://stripe.com/event/id|evt_1',
       category: 'https://stripe.com/event/type|invoice.paid',
-      status: 'stopped',
       sent: 'ge1970-01-01T00:00:00.000Z',
       _sort: 'sent',
+    };
+    expect(more).toEqual([]);
+    expect(Object.fromEntries(stopped ?? [])).toEqual({ ...common, _count: '100', status: 'stopped' });
+    // Failed only also takes archives stuck in-progress for longer than a bot run can last.
+    expect(Object.fromEntries(stuck ?? [])).toEqual({
+      ...common,
+      _count: '100',
+      status: 'in-progress',
+      _lastUpdated: `lt${new Date(now - STUCK_AFTER_SECONDS * 1000).toISOString()}`,
     });
-    expect(archiveQuery({ types: ['invoice.*'] }).has('category')).toBe(false);
+    const [all, ...none] = archiveQueries(filter);
+    expect(none).toEqual([]);
+    expect(all?.has('status')).toBe(false);
+    expect(archiveQueries({ types: ['invoice.*'] })[0]?.has('category')).toBe(false);
     expect(matchesTypes('invoice.paid', ['invoice.*'])).toBe(true);
     expect(matchesTypes('invoice_payment.paid', ['invoice.*'])).toBe(false);
     expect(matchesTypes('charge.refund.updated', ['charge.*'])).toBe(true);
