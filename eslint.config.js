@@ -13,8 +13,8 @@ export default tseslint.config(
     },
   },
   {
-    // Bundled bots run in Medplum's vmcontext sandbox, which has none of these Node globals (DESIGN
-    // section 3); importing them from node:… makes the bundle require them instead.
+    // Bundled bots run in Medplum's vmcontext sandbox, which has none of these Node globals
+    // (docs/design.md, "Runtime contract"); importing them from node:… makes the bundle require them instead.
     files: ['src/**', 'bots/**'],
     rules: {
       'no-restricted-globals': [

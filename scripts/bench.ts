@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: the performance figures of DESIGN section 9, recorded in docs/benchmarks.md.
+ * `npm run bench`: the performance figures of docs/design.md, "Performance", recorded in docs/benchmarks.md.
  *
  * 1. bundle bytes and cold `require` time per bot;
  * 2. FHIR requests per event, per event family, on the validating in-process harness;

@@ -1,4 +1,4 @@
-/** Identifier systems for Stripe objects (DESIGN section 4), the form Medplum's own Stripe sample uses. */
+/** Identifier systems for Stripe objects (docs/design.md, "FHIR mapping"), the form Medplum's own Stripe sample uses. */
 export const STRIPE_SYSTEM = {
   event: 'https://stripe.com/event/id',
   eventType: 'https://stripe.com/event/type',

@@ -82,8 +82,8 @@ export interface BotRegistration {
 
 /**
  * An in-process stand-in for a Medplum server: Medplum's FHIR router over a validating in-memory
- * repository, plus the behaviours of the real server that the in-memory one lacks (DESIGN
- * section 3 and 5). The test harness uses it as `FhirTestServer`; `npm start` and the demo serve
+ * repository, plus the behaviours of the real server that the in-memory one lacks (docs/design.md,
+ * "Runtime contract" and "Ordering, duplicates, concurrency"). The test harness uses it as `FhirTestServer`; `npm start` and the demo serve
  * it over HTTP (scripts/local/server.ts):
  * - `Bot/$execute` runs registered bots in process, with the input parsed as JSON (or raw with
  *   `rawBody`), the request headers, the requester and the project secrets; a bot that throws

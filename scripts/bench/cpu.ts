@@ -8,7 +8,7 @@ import type { BenchFamily } from './families';
 import { collectGarbage, MemorySampler, type MemoryFigures } from './memory';
 import { constantTimeProject } from './project';
 
-/** DESIGN section 9: at most 2 ms of bot CPU per event. */
+/** docs/design.md, "Performance": at most 2 ms of bot CPU per event. */
 export const CPU_BUDGET_MS_PER_EVENT = 2;
 
 export interface CpuFigures {

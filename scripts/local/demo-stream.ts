@@ -23,7 +23,7 @@ export interface DemoStream {
   readonly seed: number;
   /** Resources that exist before the first event (bots never create Patients). */
   readonly patients: readonly Patient[];
-  /** Every event once, in the order they happened (DESIGN section 5's chronological order). */
+  /** Every event once, in the order they happened (the chronological order of docs/design.md, "Ordering, duplicates, concurrency"). */
   readonly events: readonly StripeEvent<StripeObject>[];
   /**
    * The delivery, as Stripe makes it: event ids shuffled, some delivered twice; the ids of one wave

@@ -1,5 +1,5 @@
 /**
- * How the local server's cost per event grows with the store (DESIGN section 9): posts invoice
+ * How the local server's cost per event grows with the store (docs/design.md, "Performance"): posts invoice
  * lifecycles to an in-process `npm start` server over HTTP and prints the CPU per event, per 500
  * events, with identifier searches answered by the index or by Medplum's scan, in memory or saved
  * to a file after every event. CPU time, not wall time, so a busy machine does not skew it.

@@ -9,13 +9,13 @@ export interface PolicyRule {
   readonly interaction: readonly Interaction[];
 }
 
-/** Looking a type up: a search finds it, a read fetches it (a server needs both, DESIGN section 8). */
+/** Looking a type up: a search finds it, a read fetches it (a server needs both, docs/design.md, "Access policies"). */
 const LOOKUP: readonly Interaction[] = ['search', 'read'];
 /** "Write" includes the search and read that conditional creates and versioned updates need. */
 const WRITE: readonly Interaction[] = ['search', 'read', 'create', 'update'];
 
 /**
- * What each bot may do, by its name in medplum.config.json (DESIGN section 8). PATCH counts as
+ * What each bot may do, by its name in medplum.config.json (docs/design.md, "Access policies"). PATCH counts as
  * `update` (that is how Medplum checks it). The router's `Bot` rule is narrowed at setup to the
  * bots it dispatches to (`Bot?_id=…`); see `botAccessPolicy`.
  */

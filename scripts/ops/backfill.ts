@@ -2,7 +2,7 @@
  * `npm run backfill`: lists events from Stripe's Events API (`GET /v1/events`: the last 30 days by
  * default, only those Stripe failed to deliver unless asked) and posts them to the router as an
  * operator, oldest first. This recovers events the router never saw or rejected (e.g. a signature
- * that re-serialised JSON could not reproduce, DESIGN section 7).
+ * that re-serialised JSON could not reproduce, docs/design.md, "Router").
  */
 import type Stripe from 'stripe';
 import { OpsError, type Logger } from './cli';

@@ -37,7 +37,7 @@ export interface AccountLinks {
 /**
  * Restores the machine snapshot kept on a stored Account: the state from the machine-state extension
  * and the last applied event from our marker. An Account without our marker (written by something
- * else) gives undefined, so that the first event applies whatever its status (DESIGN section 4).
+ * else) gives undefined, so that the first event applies whatever its status (docs/design.md, "FHIR mapping").
  * A marker without a readable state takes the state its stage leads to.
  */
 export function scheduleSnapshotOf(account: Account | undefined): ScheduleSnapshot | undefined {

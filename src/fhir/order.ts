@@ -13,7 +13,7 @@ export interface AppliedEvent {
   readonly stage: string;
 }
 
-/** Ranks the lifecycle stages of one kind of Stripe object (DESIGN section 5). */
+/** Ranks the lifecycle stages of one kind of Stripe object (docs/design.md, "Ordering, duplicates, concurrency"). */
 export interface Lifecycle {
   /** Later stages rank higher; stages that are alternatives of each other share a rank. */
   rank(stage: string): number;

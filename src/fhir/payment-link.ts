@@ -2,7 +2,7 @@ import type { Invoice, PaymentNotice, PaymentReconciliation, Reference } from '@
 import { STRIPE_SYSTEM } from '../constants';
 
 /**
- * The Invoice a payment pays (DESIGN section 4). Known by its Stripe id (a logical reference)
+ * The Invoice a payment pays (docs/design.md, "FHIR mapping"). Known by its Stripe id (a logical reference)
  * and, once the Invoice is stored, by its FHIR reference too (`Invoice/<id>`). The link is
  * monotonic: once known it is kept, and a logical link is only ever upgraded to a literal one.
  */

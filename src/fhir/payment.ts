@@ -251,7 +251,7 @@ function planRefunds(event: StripeEvent, refunds: readonly StripeRefund[]): Paym
   return plans.length ? { plans } : { ignored: skipped.join('; ') };
 }
 
-/** Refund `requires_action` counts as pending (DESIGN section 4). */
+/** Refund `requires_action` counts as pending (docs/design.md, "FHIR mapping"). */
 export function refundStage(status: StripeRefund['status']): RefundStage | undefined {
   switch (status) {
     case 'pending':

@@ -1,7 +1,7 @@
 import { getStatus, isOperationOutcome, OperationOutcomeError } from '@medplum/core';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-/** Bounds of the in-bot retry of conflicting writes (DESIGN section 5): ≤ 5 s in all. */
+/** Bounds of the in-bot retry of conflicting writes (docs/design.md, "Ordering, duplicates, concurrency"): ≤ 5 s in all. */
 export interface RetryPolicy {
   readonly maxAttempts: number;
   readonly baseDelayMs: number;

@@ -26,7 +26,7 @@ export function identifierQuery(identifier: Pick<Identifier, 'system' | 'value'>
 }
 
 /**
- * Create-or-update by identifier that is safe under concurrent deliveries (DESIGN section 5):
+ * Create-or-update by identifier that is safe under concurrent deliveries (docs/design.md, "Ordering, duplicates, concurrency"):
  * creates with `If-None-Exist`, updates with `If-Match` on the version read, and on a conflict
  * (409, 412, or a concurrent create that won) re-reads and re-applies, within the retry bound.
  */

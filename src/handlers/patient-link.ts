@@ -3,7 +3,7 @@ import type { Patient, Reference, Resource } from '@medplum/fhirtypes';
 import { STRIPE_SYSTEM } from '../constants';
 import { identifierQuery } from '../fhir/upsert';
 
-/** The two ways a Stripe object names its Patient (DESIGN section 4): customer id, then metadata. */
+/** The two ways a Stripe object names its Patient (docs/design.md, "FHIR mapping"): customer id, then metadata. */
 export interface PatientHint {
   readonly customerId?: string;
   readonly metadataPatientId?: string;

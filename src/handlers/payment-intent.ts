@@ -20,7 +20,7 @@ import { ignored, requireStripeEvent, type TargetResult } from './target';
 /**
  * `payment_intent.*`, `invoice_payment.paid`, `refund.*`, `charge.refunded`,
  * `charge.refund.updated` → one PaymentReconciliation and one PaymentNotice per payment intent
- * and per refund (DESIGN section 4), order-, duplicate- and concurrency-safe (section 5).
+ * and per refund (docs/design.md, "FHIR mapping"), order-, duplicate- and concurrency-safe.
  */
 export async function syncPayment(medplum: MedplumClient, botEvent: BotEvent): Promise<TargetResult> {
   const event = requireStripeEvent(botEvent.input, '');

@@ -26,7 +26,7 @@ export function unlinkedInvoicesQuery(subscriptionId: string, count: number): st
 
 /**
  * `subscription_schedule.*` → one Account per schedule, its status driven by the schedule machine
- * (DESIGN sections 4–6): restore the machine from the stored Account, apply the event, write the
+ * (docs/design.md, "FHIR mapping" to "Subscription schedule machine"): restore the machine from the stored Account, apply the event, write the
  * Account when the machine accepted it; then link the schedule's Invoices that were written before
  * the Account knew their subscription.
  */
@@ -104,8 +104,8 @@ export async function syncSubscriptionSchedule(medplum: MedplumClient, botEvent:
 }
 
 /**
- * Sets `Invoice.account` on the Invoices of the Account's subscriptions that have none (DESIGN
- * section 4: the link ends in place whichever event arrives first). Returns their references.
+ * Sets `Invoice.account` on the Invoices of the Account's subscriptions that have none (docs/design.md,
+ * "FHIR mapping": the link ends in place whichever event arrives first). Returns their references.
  */
 export async function linkInvoices(
   medplum: MedplumClient,

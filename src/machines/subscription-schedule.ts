@@ -11,7 +11,7 @@ import { supersedes } from '../fhir/order';
  * drops the event otherwise. A final state is never left for `notStarted` or `active`: it absorbs
  * every later non-terminal event. It does take a newer *terminal* event (e.g. a status-canceled
  * `updated` after `aborted` in a later second): otherwise the state would be whichever terminal
- * event arrived first, and the result would depend on arrival order (DESIGN section 5).
+ * event arrived first, and the result would depend on arrival order (docs/design.md, "Ordering, duplicates, concurrency").
  */
 
 /** The machine's states; the first is the initial one, the last four are final. */

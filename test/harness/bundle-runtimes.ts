@@ -8,7 +8,7 @@ import { PROJECT_ROOT, readBotEntries, type BotEntry } from '../../scripts/bot-c
 import type { BotHandler } from '../../lib/embedded/fhir-server';
 
 /**
- * The two ways Medplum runs a deployed bundle (DESIGN section 3), reproduced in process so that a
+ * The two ways Medplum runs a deployed bundle (docs/design.md, "Runtime contract"), reproduced in process so that a
  * test can register the *built* bundles in the harness in place of the TypeScript sources:
  *
  * - vmcontext: the server wraps the code as `const exports = {}; const module = {exports}; <code>`,

@@ -2,7 +2,7 @@ import { invoiceLifecycle, invoiceStage } from '../../src/fhir/invoice';
 import { compareEvents } from '../../src/fhir/order';
 import type { StripeEvent, StripeInvoice } from '../../src/stripe/types';
 
-/** "Chronological" is the order key of DESIGN section 5, not arrival order or event id order. */
+/** "Chronological" is the order key of docs/design.md, "Ordering, duplicates, concurrency", not arrival order or event id order. */
 export function chronological(events: readonly StripeEvent<StripeInvoice>[]): StripeEvent<StripeInvoice>[] {
   const key = (e: StripeEvent<StripeInvoice>) => ({
     id: e.id,

@@ -6,7 +6,7 @@ import { comparable } from '../harness/normalize';
 import { createTestProject } from '../harness/project';
 import { invoiceLifecycleEvents } from '../../lib/stripe-events/events';
 
-describe('concurrent deliveries (DESIGN section 5)', () => {
+describe('concurrent deliveries (design: ordering, duplicates, concurrency)', () => {
   it('many concurrent deliveries of one new invoice’s events produce exactly one Invoice', async () => {
     const events = invoiceLifecycleEvents({ id: 'in_1Burst' }, 'paid', { gaps: [0, 1, 0, 1, 0] });
     // Every event three times, all at once: Stripe retries and parallel deliveries overlap.

@@ -31,7 +31,7 @@ const scenarioArb = lifecycleArb.chain((lifecycle) => {
   });
 });
 
-describe('invoice ordering and duplicates (DESIGN section 5)', () => {
+describe('invoice ordering and duplicates (design: ordering, duplicates, concurrency)', () => {
   it('any permutation and duplication gives the Invoice of chronological delivery', async () => {
     await fc.assert(
       fc.asyncProperty(scenarioArb, async ({ lifecycle, gaps, ids, duplicates, order }) => {

@@ -72,7 +72,7 @@ describe('npm run demo', () => {
     expect(comparableState(withoutAbout(demoResources))).toEqual(comparableState(withoutAbout(chronological)));
     expect(reference.embedded.repo.rejected).toEqual([]);
 
-    // What the story says happened (DESIGN section 4).
+    // What the story says happened (design: fhir mapping).
     const account = byIdentifier<Account>(demoResources, 'Account', 'sub_sched_1SDemoCarePlan');
     expect(account.status).toBe('active');
     expect(account.identifier?.map((i) => i.system)).toEqual([

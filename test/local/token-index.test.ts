@@ -68,7 +68,7 @@ async function answer(repo: StrictRepository, query: string): Promise<{ ids: str
   return { ids: (bundle.entry ?? []).map((e) => e.resource?.id as string), total: bundle.total };
 }
 
-describe('identifier and _tag index of the embedded store (DESIGN section 9)', () => {
+describe('identifier and _tag index of the embedded store (design: performance)', () => {
   it('answers every search exactly as the scan does, through updates and deletes', async () => {
     await fc.assert(
       fc.asyncProperty(

@@ -67,7 +67,7 @@ function paymentEvents(shape: FixtureShape): StripeEvent<StripeObject>[] {
 }
 
 /**
- * "Chronological" is the order key of DESIGN section 5. In this scenario each object's terminal
+ * "Chronological" is the order key of docs/design.md, "Ordering, duplicates, concurrency". In this scenario each object's terminal
  * events are also its latest, so sorting by (created, lifecycle rank, event id) is that key.
  */
 function chronological(events: readonly StripeEvent<StripeObject>[]): StripeEvent<StripeObject>[] {
@@ -121,7 +121,7 @@ function expectedState(shape: FixtureShape, invoiceStored: boolean): Promise<Rec
   return expected;
 }
 
-describe('payment ordering, duplicates (DESIGN section 5)', () => {
+describe('payment ordering, duplicates (design: ordering, duplicates, concurrency)', () => {
   for (const shape of ['openapi', 'openapi-2025-02-24.acacia'] as const) {
     it(`chronological delivery (${shape}) gives the expected pairs`, async () => {
       const project = await projectWith(true);

@@ -8,7 +8,7 @@ import { STRIPE_SYSTEM } from '../../src/constants';
 
 const T = 1_760_000_000;
 
-describe('payment bot failures, retries and concurrency (DESIGN section 5)', () => {
+describe('payment bot failures, retries and concurrency (design: ordering, duplicates, concurrency)', () => {
   it('a failure between the two writes, then Stripe’s redelivery → exactly one complete pair', async () => {
     const project = await createTestProject();
     const event = wrapShapedEvent(

@@ -18,7 +18,7 @@ async function archiveOf(project: Awaited<ReturnType<typeof createTestProject>>,
   return archives.find((a) => a.identifier?.some((i) => i.system === STRIPE_SYSTEM.event && i.value === eventId));
 }
 
-describe('concurrent deliveries of one schedule (DESIGN section 5)', () => {
+describe('concurrent deliveries of one schedule (design: ordering, duplicates, concurrency)', () => {
   it('many concurrent deliveries produce exactly one Account, in the chronological final state', async () => {
     const events = scheduleLifecycleEvents({ id: 'sub_sched_1Burst' }, 'completed', { gaps: [0, 1, 0, 1] });
     // Every event three times, all at once: Stripe retries and parallel deliveries overlap.
@@ -56,7 +56,7 @@ describe('concurrent deliveries of one schedule (DESIGN section 5)', () => {
   });
 });
 
-describe('failures make the delivery fail, and a retry converges (DESIGN section 5)', () => {
+describe('failures make the delivery fail, and a retry converges (design: ordering, duplicates, concurrency)', () => {
   it('a 500 on the Account write: non-2xx, archive stopped; after the fault a redelivery converges', async () => {
     const project = await createTestProject();
     const [created, started] = scheduleLifecycleEvents({ id: 'sub_sched_1Fault' }, 'canceled');

@@ -8,7 +8,7 @@ import type { TestProject } from '../harness/project';
 
 export type ScheduleEvent = StripeEvent<StripeSubscriptionSchedule>;
 
-/** "Chronological" is the order key of DESIGN section 5, not arrival order or event id order. */
+/** "Chronological" is the order key of docs/design.md, "Ordering, duplicates, concurrency", not arrival order or event id order. */
 export function chronologicalSchedule(events: readonly ScheduleEvent[]): ScheduleEvent[] {
   const key = (e: ScheduleEvent) => ({
     id: e.id,

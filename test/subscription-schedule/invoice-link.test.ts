@@ -96,7 +96,7 @@ describe.each(SHAPES)('Invoice ↔ Account link (%s invoices)', (shape) => {
   });
 });
 
-describe('Invoice ↔ Account link, any interleaving (DESIGN section 4)', () => {
+describe('Invoice ↔ Account link, any interleaving (design: fhir mapping)', () => {
   const lifecycles: ScheduleLifecycle[] = ['completed', 'released', 'canceled', 'aborted'];
 
   it('whichever event arrives first, the Invoice ends linked', async () => {

@@ -45,7 +45,7 @@ const scenarioArb = lifecycleArb.chain((lifecycle) => {
   });
 });
 
-describe('subscription schedule ordering and duplicates (DESIGN section 5)', () => {
+describe('subscription schedule ordering and duplicates (design: ordering, duplicates, concurrency)', () => {
   it('any permutation and duplication gives the Account of chronological delivery', async () => {
     await fc.assert(
       fc.asyncProperty(scenarioArb, async ({ lifecycle, withPatient, gaps, ids, duplicates, order }) => {
