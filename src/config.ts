@@ -1,6 +1,5 @@
 import { badRequest, OperationOutcomeError } from '@medplum/core';
 import type { Organization, ProjectSetting, Reference } from '@medplum/fhirtypes';
-import { parseWebhookSecrets } from './router/signature';
 
 /**
  * Bot configuration, read from the Project secrets that Medplum hands every bot run
@@ -78,4 +77,19 @@ function readLivemode(setting: ProjectSetting | undefined): { livemode?: boolean
 
 export function configError(message: string): OperationOutcomeError {
   return new OperationOutcomeError(badRequest(`Configuration error: ${message}`));
+}
+
+/**
+ * Parses a comma-separated list of webhook signing secrets (`whsec_…`), as configured in
+ * `STRIPE_WEBHOOK_SECRET`. Several secrets allow rotation: list the new secret and the old one
+ * until Stripe stops signing with the old one. Entries are trimmed; empty entries are dropped.
+ */
+export function parseWebhookSecrets(value: string | undefined): string[] {
+  if (value === undefined) {
+    return [];
+  }
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
 }

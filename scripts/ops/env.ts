@@ -52,10 +52,13 @@ export async function connectMedplum(env: MedplumEnv, options: ConnectOptions = 
   try {
     await medplum.startClientLogin(env.clientId, env.clientSecret);
   } catch (err) {
-    throw new OpsError(
-      `could not log in to ${env.baseUrl} as ClientApplication ${env.clientId}: ${describeError(err)}. ` +
-        'Check MEDPLUM_BASE_URL, MEDPLUM_CLIENT_ID and MEDPLUM_CLIENT_SECRET'
-    );
+    const reason = describeError(err);
+    // Medplum answers a wrong client id or secret with 400 "Failed to fetch tokens", not 401.
+    const hint = /Failed to fetch tokens|invalid_client|\b40[01]\b/.test(reason)
+      ? 'The client id or secret is wrong (Medplum answers 400 to a bad client login): copy both again from ' +
+        'Admin → Project → Clients, into MEDPLUM_CLIENT_ID and MEDPLUM_CLIENT_SECRET'
+      : 'Check MEDPLUM_BASE_URL, MEDPLUM_CLIENT_ID and MEDPLUM_CLIENT_SECRET';
+    throw new OpsError(`could not log in to ${env.baseUrl} as ClientApplication ${env.clientId}: ${reason}. ${hint}`);
   }
   return medplum;
 }

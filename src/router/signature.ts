@@ -30,20 +30,8 @@ export const DEFAULT_SIGNATURE_TOLERANCE_SECONDS = 300;
 const EXPECTED_SCHEME = 'v1';
 const encoder = new TextEncoder();
 
-/**
- * Parses a comma-separated list of webhook signing secrets (`whsec_…`), as configured in
- * `STRIPE_WEBHOOK_SECRET`. Several secrets allow rotation: list the new secret and the old one
- * until Stripe stops signing with the old one. Entries are trimmed; empty entries are dropped.
- */
-export function parseWebhookSecrets(value: string | undefined): string[] {
-  if (value === undefined) {
-    return [];
-  }
-  return value
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s.length > 0);
-}
+/** Kept here too for callers that verify signatures; the rule lives with the configuration. */
+export { parseWebhookSecrets } from '../config';
 
 interface ParsedHeader {
   readonly timestamp: number;

@@ -359,4 +359,11 @@ describe('npm run setup against a Medplum project', () => {
     const bots = await fake.server.all<Bot>('Bot');
     expect(bots.every((b) => b.auditEventTrigger === 'always')).toBe(true);
   });
+
+  it('says the client id or secret is wrong when the login answers 400, as Medplum does', async () => {
+    const fake = await fakeMedplum();
+    await expect(connectMedplum({ ...fake.env(), clientSecret: 'not-the-secret' })).rejects.toThrow(
+      /could not log in .*: 400 .*The client id or secret is wrong/
+    );
+  });
 });
