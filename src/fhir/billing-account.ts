@@ -1,4 +1,14 @@
-import type { Account, Coding, Extension, Identifier, Meta, Organization, Patient, Reference, Resource } from '@medplum/fhirtypes';
+import type {
+  Account,
+  Coding,
+  Extension,
+  Identifier,
+  Meta,
+  Organization,
+  Patient,
+  Reference,
+  Resource,
+} from '@medplum/fhirtypes';
 import { EXTENSION, PATIENT_BILLING_ACCOUNT_SYSTEM, STRIPE_SYSTEM } from '../constants';
 
 /**

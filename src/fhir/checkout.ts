@@ -68,7 +68,10 @@ export function mapSessionInvoice(
     ...(tags.length && { meta: { tag: tags } }),
     extension: [
       appliedEventExtension(applied),
-      { url: EXTENSION.stripeStatus, valueCode: stage === 'failed' ? 'async_payment_failed' : String(session.payment_status) },
+      {
+        url: EXTENSION.stripeStatus,
+        valueCode: stage === 'failed' ? 'async_payment_failed' : String(session.payment_status),
+      },
       ...(links.subject ? [subjectSourceExtension(links.subject.source)] : []),
     ],
     identifier: [{ system: STRIPE_SYSTEM.checkoutSession, value: session.id }],
@@ -124,7 +127,11 @@ export function settlement(
 ): { readonly balanced: boolean; readonly note?: string } {
   const paid = toMoney(amountTotal, currency);
   const gross = invoice.totalGross;
-  if (gross?.value !== undefined && gross.currency === paid.currency && minorUnits(gross.value, currency) === amountTotal) {
+  if (
+    gross?.value !== undefined &&
+    gross.currency === paid.currency &&
+    minorUnits(gross.value, currency) === amountTotal
+  ) {
     return { balanced: true };
   }
   return {

@@ -60,7 +60,9 @@ export async function syncCheckoutSession(medplum: MedplumClient, botEvent: BotE
     return ignored(`Checkout Session ${session.id} expired unpaid (an abandoned visit): nothing is written`);
   }
   if (session.mode === 'setup') {
-    return ignored(`Checkout Session ${session.id} is mode=setup (it saves a payment method, no money): nothing is written`);
+    return ignored(
+      `Checkout Session ${session.id} is mode=setup (it saves a payment method, no money): nothing is written`
+    );
   }
   if (session.mode !== 'payment' && session.mode !== 'subscription') {
     return ignored(`Checkout Session ${session.id} has mode ${JSON.stringify(session.mode)}, which is not mapped`);
@@ -220,7 +222,9 @@ async function settleRequestedInvoice(
     const invoice = preloaded ?? (await medplum.readResource('Invoice', found.id, { cache: 'no-cache' }));
     preloaded = undefined;
     const outcome =
-      stage === 'paid' ? settlement(invoice, session.amount_total ?? 0, session.currency ?? 'usd', session.id) : undefined;
+      stage === 'paid'
+        ? settlement(invoice, session.amount_total ?? 0, session.currency ?? 'usd', session.id)
+        : undefined;
     const note =
       stage === 'failed'
         ? `The asynchronous payment of Stripe Checkout Session ${session.id} failed: the Invoice stays issued`
@@ -237,7 +241,8 @@ async function settleRequestedInvoice(
       ...invoice,
       ...(meta && { meta: { ...invoice.meta, tag: meta.tag } }),
       ...(outcome?.balanced && invoice.status === 'issued' && { status: 'balanced' }),
-      ...(note && !(invoice.note ?? []).some((n) => n.text === note) && { note: [...(invoice.note ?? []), { text: note }] }),
+      ...(note &&
+        !(invoice.note ?? []).some((n) => n.text === note) && { note: [...(invoice.note ?? []), { text: note }] }),
       ...(!invoice.subject && links.subject && { subject: links.subject.patient, recipient: links.subject.patient }),
     };
     if (JSON.stringify(next) === JSON.stringify(invoice)) {
@@ -283,9 +288,13 @@ async function giveSubscriptionItsPatient(
     : account.subject[0]?.reference === links.subject.patient.reference;
   if (gaveSubject) {
     const tag = encodeURIComponent(`${STRIPE_SYSTEM.subscription}|${subscriptionId}`);
-    const invoices = await medplum.searchResources('Invoice', `_tag=${tag}&subject:missing=true&_count=${BACKFILL_LIMIT}`, {
-      cache: 'no-cache',
-    });
+    const invoices = await medplum.searchResources(
+      'Invoice',
+      `_tag=${tag}&subject:missing=true&_count=${BACKFILL_LIMIT}`,
+      {
+        cache: 'no-cache',
+      }
+    );
     for (const invoice of invoices) {
       if (await fillSubject(medplum, invoice, links.subject.patient, 'subscription')) {
         resources.push(`Invoice/${invoice.id}`);
@@ -294,7 +303,6 @@ async function giveSubscriptionItsPatient(
   }
   return resources;
 }
-
 
 /** `searchFirstOfEach` over the non-empty queries, with undefined in the slots of empty ones. */
 async function batchRead(medplum: MedplumClient, queries: readonly string[]): Promise<(Resource | undefined)[]> {

@@ -67,7 +67,9 @@ export async function syncCustomer(medplum: MedplumClient, botEvent: BotEvent): 
     notes.push(`customer ${customerId} deleted in Stripe: billing Account inactive, identifier period closed`);
   }
   if (claim.partial) {
-    notes.push(`partial: more of customer ${customerId}'s resources wait for a subject; npm run link-customer finishes`);
+    notes.push(
+      `partial: more of customer ${customerId}'s resources wait for a subject; npm run link-customer finishes`
+    );
   }
   logInfo('customer synced', { customer: customerId, claim: claim.outcome, patient: claim.patient?.reference });
   return { outcome: 'processed', resources, ...(notes.length && { reason: notes.join('; ') }) };

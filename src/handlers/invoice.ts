@@ -78,7 +78,9 @@ export async function syncInvoice(medplum: MedplumClient, botEvent: BotEvent): P
       return mapInvoice(event, stage, {
         patient: kept?.patient ?? subject?.patient,
         subjectSource: kept ? kept.source : subject?.source,
-        account: account ? { reference: getReferenceString(account) } : keptAccount(existing, subscriptionId, billingAccount),
+        account: account
+          ? { reference: getReferenceString(account) }
+          : keptAccount(existing, subscriptionId, billingAccount),
         issuer: config.payee,
       });
     },
@@ -125,7 +127,9 @@ async function linkAccountCreatedMeanwhile(
 }
 
 /** A subject once set never changes by an event: the stored one and where it came from. */
-function keptSubject(existing: Invoice | undefined): { patient: Reference<Patient>; source?: SubjectSource } | undefined {
+function keptSubject(
+  existing: Invoice | undefined
+): { patient: Reference<Patient>; source?: SubjectSource } | undefined {
   const patient = existing?.subject as Reference<Patient> | undefined;
   if (!patient?.reference) {
     return undefined;

@@ -52,7 +52,10 @@ export interface ResolvedSubject {
  * the source of truth, else a Patient carrying the customer id), else the subject of the
  * subscription Account among the matches.
  */
-export function pickSubject(matches: readonly (Resource | undefined)[], hint: PatientHint): ResolvedSubject | undefined {
+export function pickSubject(
+  matches: readonly (Resource | undefined)[],
+  hint: PatientHint
+): ResolvedSubject | undefined {
   const patientById = (id: string | undefined): Reference<Patient> | undefined => {
     const found = id ? matches.find((m): m is Patient => m?.resourceType === 'Patient' && m.id === id) : undefined;
     return found ? { reference: getReferenceString(found as Patient & { id: string }) } : undefined;

@@ -1,7 +1,19 @@
 import { badRequest, OperationOutcomeError, type BotEvent, type MedplumClient, type WithId } from '@medplum/core';
-import type { Account, Organization, PaymentNotice, PaymentReconciliation, Reference, Resource } from '@medplum/fhirtypes';
+import type {
+  Account,
+  Organization,
+  PaymentNotice,
+  PaymentReconciliation,
+  Reference,
+  Resource,
+} from '@medplum/fhirtypes';
 import { PATIENT_BILLING_ACCOUNT_SYSTEM, STRIPE_SYSTEM } from '../constants';
-import { billingAccountQuery, isBillingAccountOf, mapPatientBillingAccount, patientBillingAccountQuery } from '../fhir/billing-account';
+import {
+  billingAccountQuery,
+  isBillingAccountOf,
+  mapPatientBillingAccount,
+  patientBillingAccountQuery,
+} from '../fhir/billing-account';
 import { readConfig, SECRET_NAME } from '../config';
 import { searchFirstOfEach } from '../fhir/batch-read';
 import {

@@ -1,7 +1,13 @@
 import type { MedplumClient, WithId } from '@medplum/core';
 import type { PaymentNotice, PaymentReconciliation } from '@medplum/fhirtypes';
 import { STRIPE_SYSTEM } from '../constants';
-import { mergeInvoiceLinks, readInvoiceLink, sameInvoiceLink, withInvoiceLink, type InvoiceLink } from '../fhir/payment-link';
+import {
+  mergeInvoiceLinks,
+  readInvoiceLink,
+  sameInvoiceLink,
+  withInvoiceLink,
+  type InvoiceLink,
+} from '../fhir/payment-link';
 import { retryOnConflict } from '../fhir/retry';
 import { identifierQuery } from '../fhir/upsert';
 
@@ -17,8 +23,7 @@ export async function repointPayment(medplum: MedplumClient, intentId: string, l
   for (const resourceType of ['PaymentReconciliation', 'PaymentNotice'] as const) {
     const wrote = await retryOnConflict(async () => {
       const stored = (await medplum.searchOne(resourceType, query, { cache: 'no-cache' })) as
-        | WithId<PaymentReconciliation | PaymentNotice>
-        | undefined;
+        WithId<PaymentReconciliation | PaymentNotice> | undefined;
       if (!stored) {
         return undefined;
       }

@@ -10,7 +10,13 @@ import { logInfo } from '../log';
 import { applyScheduleEvent, scheduleStage } from '../machines/subscription-schedule';
 import { customerIdOf, metadataPatientId, scheduleSubscriptionIds } from '../stripe/access';
 import type { StripeEvent, StripeSubscriptionSchedule } from '../stripe/types';
-import { customerTag, readSubjectSource, withSubjectSource, withTags, type SubjectSource } from '../fhir/billing-account';
+import {
+  customerTag,
+  readSubjectSource,
+  withSubjectSource,
+  withTags,
+  type SubjectSource,
+} from '../fhir/billing-account';
 import { billingAccountOf, patientQueries, pickSubject } from './patient-link';
 import { ignored, requireStripeEvent, type TargetResult } from './target';
 
@@ -172,7 +178,8 @@ function withCustomerContext(
   context: { customerId?: string; billingAccount?: WithId<Account>; source?: SubjectSource }
 ): Account {
   const meta = withTags(existing?.meta, context.customerId ? [customerTag(context.customerId)] : []);
-  const partOf = existing?.partOf ?? (context.billingAccount && { reference: getReferenceString(context.billingAccount) });
+  const partOf =
+    existing?.partOf ?? (context.billingAccount && { reference: getReferenceString(context.billingAccount) });
   const extension = withSubjectSource(account.extension, account.subject?.length ? context.source : undefined);
   return {
     ...account,

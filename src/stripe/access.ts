@@ -79,7 +79,9 @@ export function metadataInvoiceId(object: StripeObject): string | undefined {
  * A session's `client_reference_id` when it could be a Patient id. Any string a Payment Link URL can
  * carry reaches us here; what is no possible id counts as absent (a `Patient/` prefix is accepted).
  */
-export function clientReferencePatientId(session: { readonly client_reference_id?: string | null }): string | undefined {
+export function clientReferencePatientId(session: {
+  readonly client_reference_id?: string | null;
+}): string | undefined {
   const value = session.client_reference_id;
   const id = typeof value === 'string' && value.startsWith('Patient/') ? value.slice('Patient/'.length) : value;
   return typeof id === 'string' && FHIR_ID.test(id) ? id : undefined;
