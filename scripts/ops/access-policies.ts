@@ -53,7 +53,6 @@ export const BOT_ACCESS: Readonly<Record<string, readonly PolicyRule[]>> = {
     { resourceType: 'Invoice', interaction: WRITE },
     { resourceType: 'PaymentNotice', interaction: [...LOOKUP, 'update'] },
     { resourceType: 'PaymentReconciliation', interaction: [...LOOKUP, 'update'] },
-    { resourceType: 'Organization', interaction: LOOKUP },
   ],
 };
 

@@ -116,10 +116,11 @@ export async function syncCheckoutSession(medplum: MedplumClient, botEvent: BotE
     notes.push('no Patient found for the session: written without a subject');
   }
   let billingAccount = billingAccountOf(matches, customerId);
-  if (customerId && !billingAccount) {
+  if (customerId) {
     billingAccount = await ensureBillingAccount(medplum, customerId, {
       ...(config.payee && { owner: config.payee }),
       ...(customerPatientOf(matches, customerId) && { subject: customerPatientOf(matches, customerId) }),
+      ...(billingAccount && { found: billingAccount }),
     });
   }
   const links: SessionLinks = {

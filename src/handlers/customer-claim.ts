@@ -4,7 +4,6 @@ import { STRIPE_SYSTEM } from '../constants';
 import {
   accountSubject,
   billingAccountQuery,
-  customerTag,
   mapBillingAccount,
   patientCustomerIdentifier,
   patientWithCustomer,
@@ -46,17 +45,28 @@ export async function upsertBillingAccount(
   return { account: result.resource as WithId<Account>, written: result.written };
 }
 
-/** The customer's billing Account, created (without a subject unless one is given) when missing. */
+/**
+ * The customer's billing Account: `found` as it is when it is ours; created (without a subject
+ * unless one is given) when missing; upgraded once when Medplum's sample bot wrote it.
+ */
 export async function ensureBillingAccount(
   medplum: MedplumClient,
   customerId: string,
-  options: { owner?: Reference<Organization>; subject?: Reference<Patient> } = {}
+  options: { owner?: Reference<Organization>; subject?: Reference<Patient>; found?: WithId<Account> } = {}
 ): Promise<WithId<Account>> {
-  const { account } = await upsertBillingAccount(medplum, {
-    customerId,
-    ...(options.owner && { owner: options.owner }),
-    ...(options.subject && { subject: options.subject }),
-  });
+  const ours = options.found?.identifier?.some((i) => i.system === STRIPE_SYSTEM.customer && i.value === customerId);
+  if (options.found && ours) {
+    return options.found;
+  }
+  const { account } = await upsertBillingAccount(
+    medplum,
+    {
+      customerId,
+      ...(options.owner && { owner: options.owner }),
+      ...(options.subject && { subject: options.subject }),
+    },
+    options.found ? { resource: options.found } : undefined
+  );
   return account;
 }
 
@@ -292,11 +302,6 @@ export async function fillSubjectClaimedMeanwhile(
   if (account && patient) {
     await fillSubject(medplum, written, patient, 'customer', getReferenceString(account));
   }
-}
-
-/** The customer tag on a resource's meta, for writers outside this module. */
-export function customerTagOf(customerId: string): ReturnType<typeof customerTag> {
-  return customerTag(customerId);
 }
 
 function sameContent(stored: Resource, next: Resource): boolean {

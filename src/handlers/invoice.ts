@@ -57,10 +57,12 @@ export async function syncInvoice(medplum: MedplumClient, botEvent: BotEvent): P
   if (!subject) {
     logInfo('no Patient found for invoice; stored without subject', { invoice: invoice.id, ...hint });
   }
-  if (hint.customerId && !subscriptionId && !billingAccount) {
+  if (hint.customerId && !subscriptionId) {
+    // Costs nothing when our billing Account exists (the budget path); creates or upgrades it otherwise.
     billingAccount = await ensureBillingAccount(medplum, hint.customerId, {
-      owner: config.payee,
-      subject: customerPatientOf(matches, hint.customerId),
+      ...(config.payee && { owner: config.payee }),
+      ...(customerPatientOf(matches, hint.customerId) && { subject: customerPatientOf(matches, hint.customerId) }),
+      ...(billingAccount && { found: billingAccount }),
     });
   }
   const account = subscriptionAccount ?? (subscriptionId ? undefined : billingAccount);

@@ -260,8 +260,10 @@ async function fallbackLink(
     return { reference: `Invoice/${invoice.id}` };
   }
   if (context.customerId) {
-    const found = matches.find((m) => isBillingAccountOf(m, context.customerId as string));
-    const account = found ?? (await ensureBillingAccount(medplum, context.customerId, { owner: payee }));
+    const found = matches.find((m) => isBillingAccountOf(m, context.customerId as string)) as
+      | WithId<Account>
+      | undefined;
+    const account = await ensureBillingAccount(medplum, context.customerId, { owner: payee, ...(found && { found }) });
     return { account: `Account/${account.id}` };
   }
   const patient = matches.find((m) => m?.resourceType === 'Patient');

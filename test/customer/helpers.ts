@@ -23,7 +23,7 @@ export async function billingAccount(project: TestProject, customerId: string): 
 }
 
 export async function readPatient(project: TestProject, id: string): Promise<WithId<Patient>> {
-  return project.server.repo.readResource<Patient>('Patient', id);
+  return (await project.server.repo.readResource<Patient>('Patient', id)) as WithId<Patient>;
 }
 
 /** The customer ids a Patient carries. */
