@@ -4,7 +4,7 @@ import { BOT_NAME, STRIPE_SYSTEM } from '../../src/constants';
 import { createTestProject, CUSTOMER_ID } from '../harness/project';
 import { customerEvent } from '../../lib/stripe-events/customer';
 import { invoiceLifecycleEvents } from '../../lib/stripe-events/events';
-import type { FixtureShape } from '../../lib/stripe-events/fixtures';
+import { loadStripeFixture, type FixtureShape } from '../../lib/stripe-events/fixtures';
 import { archiveOf, billingAccount, content, customerIds, readPatient, seedPatient, subjectSource } from './helpers';
 
 const SHAPES: readonly FixtureShape[] = ['openapi', 'openapi-2025-02-24.acacia'];
@@ -245,6 +245,15 @@ describe('back-links of a claim', () => {
 });
 
 describe('routing of customer events', () => {
+  it('a real captured customer.updated (API 2018-09-24, metadata without a Patient) → its billing Account', async () => {
+    const project = await createTestProject();
+    const event = loadStripeFixture<{ id: string }>('stripe-dotnet', 'customer_updated.event');
+    const { result } = await project.deliver(event);
+    expect(result).toMatchObject({ outcome: 'processed', target: BOT_NAME.customer });
+    expect((await billingAccount(project, 'cus_DjL8lObxrWj04W')).subject).toBeUndefined();
+    expect(result.reason).toMatch(/no metadata.medplum_patient_id/);
+  });
+
   it.each(['customer.tax_id.created', 'customer.discount.created', 'customer.source.updated'])(
     '%s is ignored with a reason, nothing written',
     async (type) => {
