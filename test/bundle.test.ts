@@ -80,8 +80,8 @@ function botEvent(input: unknown, secrets: BotEvent['secrets'], requester = OPER
 
 /** An event of a type no bot of this suite handles (Stripe's customer object, id made real-looking). */
 function unhandledEvent() {
-  const customer = { ...loadStripeFixture('openapi', 'customer'), id: 'cus_TestUnrouted1', object: 'customer' };
-  return wrapEvent('customer.created', customer);
+  const product = { ...loadStripeFixture('openapi', 'product'), id: 'prod_TestUnrouted1', object: 'product' };
+  return wrapEvent('product.created', product);
 }
 
 describe('the vmcontext sandbox', () => {

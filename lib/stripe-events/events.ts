@@ -388,6 +388,8 @@ export interface PaymentVariant {
   readonly invoice?: string | null;
   /** `ch_…` of the intent's charge; defaults to one derived from the intent id. */
   readonly chargeId?: string;
+  /** The intent's metadata (empty in the fixture), e.g. a payment request's `medplum_invoice_id`. */
+  readonly metadata?: Record<string, string>;
 }
 
 function chargeIdOf(variant: PaymentVariant): string {
@@ -434,6 +436,7 @@ export function buildPaymentIntent(
     payment_method: charged ? 'pm_card_visa' : null,
     payment_method_configuration_details: null,
     transfer_data: null,
+    ...(variant.metadata && { metadata: variant.metadata }),
   };
   if (shape === 'openapi-2025-02-24.acacia') {
     intent.invoice = variant.invoice ?? null;

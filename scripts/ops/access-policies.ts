@@ -26,7 +26,8 @@ export const BOT_ACCESS: Readonly<Record<string, readonly PolicyRule[]>> = {
   ],
   [BOT_NAME.invoice]: [
     { resourceType: 'Invoice', interaction: WRITE },
-    { resourceType: 'Account', interaction: LOOKUP },
+    // Billing Accounts only (created conditionally when a customer's first invoice comes first).
+    { resourceType: 'Account', interaction: WRITE },
     { resourceType: 'Patient', interaction: LOOKUP },
     { resourceType: 'Organization', interaction: LOOKUP },
   ],
@@ -41,6 +42,17 @@ export const BOT_ACCESS: Readonly<Record<string, readonly PolicyRule[]>> = {
     { resourceType: 'PaymentReconciliation', interaction: WRITE },
     { resourceType: 'Invoice', interaction: LOOKUP },
     { resourceType: 'Organization', interaction: LOOKUP },
+    // The billing Account a payment without an invoice points at, and the Patient its metadata names.
+    { resourceType: 'Account', interaction: WRITE },
+    { resourceType: 'Patient', interaction: LOOKUP },
+  ],
+  [BOT_NAME.customer]: [
+    // Read, search and update only: the bot adds the customer identifier, never creates or deletes a Patient.
+    { resourceType: 'Patient', interaction: [...LOOKUP, 'update'] },
+    { resourceType: 'Account', interaction: WRITE },
+    { resourceType: 'Invoice', interaction: WRITE },
+    { resourceType: 'PaymentNotice', interaction: [...LOOKUP, 'update'] },
+    { resourceType: 'PaymentReconciliation', interaction: [...LOOKUP, 'update'] },
   ],
 };
 

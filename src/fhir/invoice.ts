@@ -1,7 +1,8 @@
 import type { Account, Invoice, InvoiceLineItem, Organization, Patient, Reference } from '@medplum/fhirtypes';
 import { EXTENSION, STRIPE_SYSTEM } from '../constants';
-import { invoiceSubscriptionId, linePriceId, lineDiscountAmount, lineTaxAmount } from '../stripe/access';
+import { customerIdOf, invoiceSubscriptionId, linePriceId, lineDiscountAmount, lineTaxAmount } from '../stripe/access';
 import type { StripeEvent, StripeInvoice, StripeInvoiceLine } from '../stripe/types';
+import { customerTag, subjectSourceExtension, type SubjectSource } from './billing-account';
 import { toMoney } from './money';
 import { appliedEventExtension, type AppliedEvent, type Lifecycle, unixToDateTime } from './order';
 
@@ -46,6 +47,8 @@ export interface InvoiceLinks {
   readonly patient?: Reference<Patient>;
   readonly account?: Reference<Account>;
   readonly issuer?: Reference<Organization>;
+  /** Where the subject came from (kept on the Invoice, so that `link-customer --move` knows). */
+  readonly subjectSource?: SubjectSource;
 }
 
 /** Maps the invoice carried by `event` (already known to have an id and a stage) to a FHIR Invoice. */
@@ -54,12 +57,18 @@ export function mapInvoice(event: StripeEvent<StripeInvoice>, stage: InvoiceStag
   const applied: AppliedEvent = { id: event.id, created: event.created, stage };
   const subscriptionId = invoiceSubscriptionId(invoice);
   const finalizedAt = invoice.status_transitions?.finalized_at;
+  const customerId = customerIdOf(invoice);
+  const tags = [
+    ...(subscriptionId ? [{ system: STRIPE_SYSTEM.subscription, code: subscriptionId }] : []),
+    ...(customerId ? [customerTag(customerId)] : []),
+  ];
   return {
     resourceType: 'Invoice',
-    ...(subscriptionId && { meta: { tag: [{ system: STRIPE_SYSTEM.subscription, code: subscriptionId }] } }),
+    ...(tags.length && { meta: { tag: tags } }),
     extension: [
       appliedEventExtension(applied),
       { url: EXTENSION.stripeStatus, valueCode: stage === 'deleted' ? 'deleted' : (invoice.status as string) },
+      ...(links.patient && links.subjectSource ? [subjectSourceExtension(links.subjectSource)] : []),
     ],
     identifier: [{ system: STRIPE_SYSTEM.invoice, value: invoice.id }],
     status: INVOICE_STATUS[stage],

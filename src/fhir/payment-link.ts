@@ -11,10 +11,18 @@ export interface InvoiceLink {
   readonly invoiceId?: string;
   /** `Invoice/<id>` once the Invoice is stored. */
   readonly reference?: string;
+  /**
+   * `Account/<id>`: the billing Account, for a payment that names no invoice while no Invoice is
+   * known. Any Invoice link replaces it; it never replaces one.
+   */
+  readonly account?: string;
 }
 
 /** The reference we write: literal when the Invoice is stored, logical (by identifier) otherwise. */
 export function invoiceReference(link: InvoiceLink): Reference<Invoice> {
+  if (!link.reference && !link.invoiceId && link.account) {
+    return { reference: link.account, type: 'Account' } as Reference<Invoice>;
+  }
   return {
     ...(link.reference && { reference: link.reference }),
     type: 'Invoice',
@@ -27,6 +35,9 @@ export function readInvoiceLink(resource: PaymentReconciliation | PaymentNotice 
   const ref = resource?.resourceType === 'PaymentReconciliation' ? resource.detail?.[0]?.request : resource?.request;
   const reference = ref?.reference?.startsWith('Invoice/') ? ref.reference : undefined;
   const invoiceId = ref?.identifier?.system === STRIPE_SYSTEM.invoice ? ref.identifier.value : undefined;
+  if (!reference && !invoiceId && ref?.reference?.startsWith('Account/')) {
+    return { account: ref.reference };
+  }
   return reference || invoiceId ? { ...(invoiceId && { invoiceId }), ...(reference && { reference }) } : undefined;
 }
 
@@ -42,6 +53,11 @@ export function mergeInvoiceLinks(
   if (!current || !incoming) {
     return current ?? incoming;
   }
+  const knowsInvoice = (link: InvoiceLink) => Boolean(link.invoiceId || link.reference);
+  if (!knowsInvoice(current) || !knowsInvoice(incoming)) {
+    // An Invoice link beats an Account link; between two Account links the stored one stays.
+    return knowsInvoice(incoming) ? incoming : current;
+  }
   if (current.invoiceId && incoming.invoiceId && current.invoiceId !== incoming.invoiceId) {
     return current;
   }
@@ -54,7 +70,7 @@ export function mergeInvoiceLinks(
 }
 
 export function sameInvoiceLink(a: InvoiceLink | undefined, b: InvoiceLink | undefined): boolean {
-  return a?.invoiceId === b?.invoiceId && a?.reference === b?.reference;
+  return a?.invoiceId === b?.invoiceId && a?.reference === b?.reference && a?.account === b?.account;
 }
 
 /** A copy of `resource` (without id and meta) that carries `link`. */

@@ -6,6 +6,8 @@ export interface UpsertArgs<T extends Resource> {
   readonly resourceType: T['resourceType'] & ResourceType;
   /** The business identifier that names the resource (e.g. `https://stripe.com/invoice/id|in_…`). */
   readonly identifier: Required<Pick<Identifier, 'system' | 'value'>>;
+  /** The search that finds it, when not the identifier alone (e.g. an OR over several systems). */
+  readonly query?: string;
   /**
    * Builds the resource to store from the stored one (undefined when none), or returns undefined to
    * leave the stored one as it is (a stale or duplicate event). Called again after every conflict.
@@ -49,7 +51,7 @@ export async function upsertByIdentifier<T extends Resource>(
       );
       return { resource: updated, written: true };
     }
-    const created = await medplum.createResourceIfNoneExist<T>(next, identifierQuery(args.identifier));
+    const created = await medplum.createResourceIfNoneExist<T>(next, args.query ?? identifierQuery(args.identifier));
     if (!sameContent(created, next)) {
       // Another delivery created it between our read and our create: apply ours on top of theirs.
       throw new ConcurrentCreateError();
@@ -60,9 +62,11 @@ export async function upsertByIdentifier<T extends Resource>(
 
 export async function readByIdentifier<T extends Resource>(
   medplum: MedplumClient,
-  args: Pick<UpsertArgs<T>, 'resourceType' | 'identifier'>
+  args: Pick<UpsertArgs<T>, 'resourceType' | 'identifier' | 'query'>
 ): Promise<WithId<T> | undefined> {
-  const found = await medplum.searchOne(args.resourceType, identifierQuery(args.identifier), { cache: 'no-cache' });
+  const found = await medplum.searchOne(args.resourceType, args.query ?? identifierQuery(args.identifier), {
+    cache: 'no-cache',
+  });
   return found as WithId<T> | undefined;
 }
 

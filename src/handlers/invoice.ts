@@ -9,7 +9,9 @@ import { identifierQuery, upsertByIdentifier } from '../fhir/upsert';
 import { logInfo, logWarn } from '../log';
 import { customerIdOf, invoiceSubscriptionId, metadataPatientId } from '../stripe/access';
 import type { StripeEvent, StripeInvoice } from '../stripe/types';
-import { patientQueries, pickPatient } from './patient-link';
+import { ensureBillingAccount, fillSubjectClaimedMeanwhile } from './customer-claim';
+import { billingAccountOf, customerPatientOf, patientQueries, pickSubject } from './patient-link';
+import { readSubjectSource, type SubjectSource } from '../fhir/billing-account';
 import { ignored, requireStripeEvent, type TargetResult } from './target';
 
 /** `invoice.*` → one Invoice per Stripe invoice, upserted by identifier, order- and duplicate-safe. */
@@ -32,6 +34,7 @@ export async function syncInvoice(medplum: MedplumClient, botEvent: BotEvent): P
   const identifier = { system: STRIPE_SYSTEM.invoice, value: invoice.id };
   const subscriptionId = invoiceSubscriptionId(invoice);
   const hint = { customerId: customerIdOf(invoice), metadataPatientId: metadataPatientId(invoice) };
+  // One round trip: the Invoice, the Patient hints with the customer's billing Account, the subscription's Account.
   const [stored, ...matches] = await searchFirstOfEach(
     medplum,
     [
@@ -42,11 +45,27 @@ export async function syncInvoice(medplum: MedplumClient, botEvent: BotEvent): P
         : '',
     ].filter(Boolean)
   );
-  const patient = pickPatient(matches);
-  const account = matches.find((m): m is WithId<Account> => m?.resourceType === 'Account');
-  if (!patient) {
+  const subject = pickSubject(matches, hint);
+  const subscriptionAccount = subscriptionId
+    ? matches.find(
+        (m): m is WithId<Account> =>
+          m?.resourceType === 'Account' &&
+          (m.identifier ?? []).some((i) => i.system === STRIPE_SYSTEM.subscription && i.value === subscriptionId)
+      )
+    : undefined;
+  let billingAccount = billingAccountOf(matches, hint.customerId);
+  if (!subject) {
     logInfo('no Patient found for invoice; stored without subject', { invoice: invoice.id, ...hint });
   }
+  if (hint.customerId && !subscriptionId) {
+    // Costs nothing when our billing Account exists (the budget path); creates or upgrades it otherwise.
+    billingAccount = await ensureBillingAccount(medplum, hint.customerId, {
+      ...(config.payee && { owner: config.payee }),
+      ...(customerPatientOf(matches, hint.customerId) && { subject: customerPatientOf(matches, hint.customerId) }),
+      ...(billingAccount && { found: billingAccount }),
+    });
+  }
+  const account = subscriptionAccount ?? (subscriptionId ? undefined : billingAccount);
 
   const applied = { id: event.id, created: event.created, stage };
   const result = await upsertByIdentifier<Invoice>(medplum, {
@@ -57,15 +76,22 @@ export async function syncInvoice(medplum: MedplumClient, botEvent: BotEvent): P
       if (!supersedes(applied, readAppliedEvent(existing), invoiceLifecycle)) {
         return undefined;
       }
+      const kept = keptSubject(existing);
       return mapInvoice(event, stage, {
-        patient: patient ?? (existing?.subject as Reference<Patient> | undefined),
-        account: account ? { reference: getReferenceString(account) } : existing?.account,
+        patient: kept?.patient ?? subject?.patient,
+        subjectSource: kept ? kept.source : subject?.source,
+        account: account
+          ? { reference: getReferenceString(account) }
+          : keptAccount(existing, subscriptionId, billingAccount),
         issuer: config.payee,
       });
     },
   });
-  if (subscriptionId && !account && result.resource && !result.resource.account) {
+  if (subscriptionId && !subscriptionAccount && result.resource && !result.resource.account) {
     await linkAccountCreatedMeanwhile(medplum, identifier, result.resource, subscriptionId);
+  }
+  if (hint.customerId && !subject && result.written && result.resource && !result.resource.subject) {
+    await fillSubjectClaimedMeanwhile(medplum, result.resource, hint.customerId);
   }
   const resources = result.resource ? [`Invoice/${result.resource.id}`] : [];
   if (result.written) {
@@ -100,4 +126,33 @@ async function linkAccountCreatedMeanwhile(
     build: (existing) =>
       existing && !existing.account ? { ...existing, account: { reference: getReferenceString(account) } } : undefined,
   });
+}
+
+/** A subject once set never changes by an event: the stored one and where it came from. */
+function keptSubject(
+  existing: Invoice | undefined
+): { patient: Reference<Patient>; source?: SubjectSource } | undefined {
+  const patient = existing?.subject as Reference<Patient> | undefined;
+  if (!patient?.reference) {
+    return undefined;
+  }
+  const source = readSubjectSource(existing);
+  return { patient, ...(source && { source }) };
+}
+
+/**
+ * The stored `account` when this event finds none: kept, except that an Invoice of a subscription
+ * takes only its subscription's Account, so a billing Account link (e.g. one Medplum's sample wrote)
+ * is not carried over.
+ */
+function keptAccount(
+  existing: Invoice | undefined,
+  subscriptionId: string | undefined,
+  billingAccount: WithId<Account> | undefined
+): Reference<Account> | undefined {
+  const stored = existing?.account;
+  if (subscriptionId && billingAccount && stored?.reference === getReferenceString(billingAccount)) {
+    return undefined;
+  }
+  return stored;
 }

@@ -1,6 +1,19 @@
 import { badRequest, OperationOutcomeError, type BotEvent, type MedplumClient, type WithId } from '@medplum/core';
-import type { Organization, PaymentNotice, PaymentReconciliation, Reference } from '@medplum/fhirtypes';
-import { STRIPE_SYSTEM } from '../constants';
+import type {
+  Account,
+  Organization,
+  PaymentNotice,
+  PaymentReconciliation,
+  Reference,
+  Resource,
+} from '@medplum/fhirtypes';
+import { PATIENT_BILLING_ACCOUNT_SYSTEM, STRIPE_SYSTEM } from '../constants';
+import {
+  billingAccountQuery,
+  isBillingAccountOf,
+  mapPatientBillingAccount,
+  patientBillingAccountQuery,
+} from '../fhir/billing-account';
 import { readConfig, SECRET_NAME } from '../config';
 import { searchFirstOfEach } from '../fhir/batch-read';
 import {
@@ -15,6 +28,10 @@ import {
 import { mergeInvoiceLinks, readInvoiceLink, type InvoiceLink } from '../fhir/payment-link';
 import { identifierQuery, readByIdentifier, upsertByIdentifier } from '../fhir/upsert';
 import { logInfo } from '../log';
+import { customerIdOf, metadataInvoiceId, metadataPatientId } from '../stripe/access';
+import type { StripeEvent } from '../stripe/types';
+import { ensureBillingAccount } from './customer-claim';
+import { repointPayment } from './payment-repoint';
 import { ignored, requireStripeEvent, type TargetResult } from './target';
 
 /**
@@ -32,8 +49,9 @@ export async function syncPayment(medplum: MedplumClient, botEvent: BotEvent): P
 
   const resources: string[] = [];
   let written = false;
+  const context = paymentContext(event);
   for (const plan of decision.plans) {
-    const result = await applyPlan(medplum, plan, payeeReference);
+    const result = await applyPlan(medplum, plan, payeeReference, context);
     resources.push(...result.resources);
     written ||= result.written;
   }
@@ -76,18 +94,25 @@ interface PlanResult {
 async function applyPlan(
   medplum: MedplumClient,
   plan: PaymentPlan,
-  payeeReference: Reference<Organization>
+  payeeReference: Reference<Organization>,
+  context: PaymentContext
 ): Promise<PlanResult> {
   const identifier = planIdentifier(plan);
   const kind = planKind(plan);
   const eventInvoiceId = planInvoiceId(plan);
   const payeeId = (payeeReference.reference as string).slice('Organization/'.length);
-  const [payee, storedReconciliation, storedNotice, invoice] = await searchFirstOfEach(medplum, [
+  // A payment that names no Stripe invoice: its session's or request's Invoice, else a billing Account.
+  const namesNoInvoice = plan.action === 'upsert' && kind === 'payment' && !eventInvoiceId;
+  const fallbackQueries = namesNoInvoice ? fallbackLinkQueries(identifier.value, context) : [];
+  const [payee, storedReconciliation, storedNotice, ...rest] = await searchFirstOfEach(medplum, [
     `Organization?_id=${encodeURIComponent(payeeId)}&_count=1`,
     `PaymentReconciliation?${identifierQuery(identifier)}&_count=1`,
     `PaymentNotice?${identifierQuery(identifier)}&_count=1`,
     ...(eventInvoiceId ? [`Invoice?${invoiceQuery(eventInvoiceId)}&_count=1`] : []),
+    ...fallbackQueries,
   ]);
+  const invoice = eventInvoiceId ? rest[0] : undefined;
+  const fallbackMatches = eventInvoiceId ? rest.slice(1) : rest;
   if (!payee) {
     throw new OperationOutcomeError(
       badRequest(
@@ -97,14 +122,19 @@ async function applyPlan(
     );
   }
 
+  const storedLink = mergeInvoiceLinks(
+    readInvoiceLink(storedReconciliation as PaymentReconciliation | undefined),
+    readInvoiceLink(storedNotice as PaymentNotice | undefined)
+  );
   const link = await resolveInvoiceLink(
     medplum,
     mergeInvoiceLinks(
-      mergeInvoiceLinks(
-        readInvoiceLink(storedReconciliation as PaymentReconciliation | undefined),
-        readInvoiceLink(storedNotice as PaymentNotice | undefined)
-      ),
-      eventInvoiceId ? { invoiceId: eventInvoiceId, ...(invoice && { reference: `Invoice/${invoice.id}` }) } : undefined
+      storedLink,
+      eventInvoiceId
+        ? { invoiceId: eventInvoiceId, ...(invoice && { reference: `Invoice/${invoice.id}` }) }
+        : namesNoInvoice && !knowsInvoice(storedLink)
+          ? await fallbackLink(medplum, fallbackMatches, context, payeeReference)
+          : undefined
     ),
     eventInvoiceId
   );
@@ -129,6 +159,16 @@ async function applyPlan(
   const resources = [`PaymentReconciliation/${stored.id}`];
   if (notice.resource) {
     resources.push(`PaymentNotice/${notice.resource.id}`);
+  }
+  if (namesNoInvoice && !knowsInvoice(link)) {
+    // The checkout bot re-points a pair it finds after writing its Invoice; looking again after our
+    // write closes the gap when it wrote between our read and our write.
+    const sessionInvoice = await medplum.searchOne('Invoice', paymentIntentTagQuery(identifier.value), {
+      cache: 'no-cache',
+    });
+    if (sessionInvoice) {
+      await repointPayment(medplum, identifier.value, { reference: `Invoice/${sessionInvoice.id}` });
+    }
   }
   logInfo('payment records synced', {
     [kind === 'payment' ? 'paymentIntent' : 'refund']: identifier.value,
@@ -160,4 +200,82 @@ async function resolveInvoiceLink(
 
 function invoiceQuery(invoiceId: string): string {
   return identifierQuery({ system: STRIPE_SYSTEM.invoice, value: invoiceId });
+}
+
+/** What a payment intent's payload says about where its money belongs besides an invoice. */
+interface PaymentContext {
+  readonly customerId?: string;
+  readonly metadataPatientId?: string;
+  readonly metadataInvoiceId?: string;
+}
+
+function paymentContext(event: StripeEvent): PaymentContext {
+  const object = event.data.object as StripeEvent['data']['object'] & { customer?: string | { id: string } | null };
+  if (object.object !== 'payment_intent') {
+    return {};
+  }
+  const customerId = customerIdOf(object);
+  const patientId = metadataPatientId(object);
+  const invoiceId = metadataInvoiceId(object);
+  return {
+    ...(customerId && { customerId }),
+    ...(patientId && { metadataPatientId: patientId }),
+    ...(invoiceId && { metadataInvoiceId: invoiceId }),
+  };
+}
+
+function paymentIntentTagQuery(intentId: string): string {
+  return `_tag=${encodeURIComponent(`${STRIPE_SYSTEM.paymentIntent}|${intentId}`)}&_count=1`;
+}
+
+/** In order: the requested Invoice, the session's Invoice (by payment-intent tag), the billing Account or the Patient. */
+function fallbackLinkQueries(intentId: string, context: PaymentContext): string[] {
+  return [
+    context.metadataInvoiceId ? `Invoice?_id=${encodeURIComponent(context.metadataInvoiceId)}&_count=1` : '',
+    `Invoice?${paymentIntentTagQuery(intentId)}`,
+    context.customerId ? `Account?${billingAccountQuery(context.customerId)}&_count=1` : '',
+    !context.customerId && context.metadataPatientId
+      ? `Patient?_id=${encodeURIComponent(context.metadataPatientId)}&_count=1`
+      : '',
+  ].filter(Boolean);
+}
+
+function knowsInvoice(link: InvoiceLink | undefined): boolean {
+  return Boolean(link?.invoiceId || link?.reference);
+}
+
+/**
+ * Where a payment that names no Stripe invoice points: the Invoice a payment request or its session
+ * wrote, else the customer's billing Account, else (no customer) the billing Account of the Patient
+ * its metadata names. Creates the billing Account when missing.
+ */
+async function fallbackLink(
+  medplum: MedplumClient,
+  matches: readonly (Resource | undefined)[],
+  context: PaymentContext,
+  payee: Reference<Organization>
+): Promise<InvoiceLink | undefined> {
+  const invoice = matches.find((m) => m?.resourceType === 'Invoice');
+  if (invoice) {
+    return { reference: `Invoice/${invoice.id}` };
+  }
+  if (context.customerId) {
+    const found = matches.find((m) => isBillingAccountOf(m, context.customerId as string)) as
+      | WithId<Account>
+      | undefined;
+    const account = await ensureBillingAccount(medplum, context.customerId, { owner: payee, ...(found && { found }) });
+    return { account: `Account/${account.id}` };
+  }
+  const patient = matches.find((m) => m?.resourceType === 'Patient');
+  if (!patient) {
+    return undefined;
+  }
+  const reference = { reference: `Patient/${patient.id}` };
+  const result = await upsertByIdentifier<Account>(medplum, {
+    resourceType: 'Account',
+    identifier: { system: PATIENT_BILLING_ACCOUNT_SYSTEM, value: patient.id as string },
+    query: patientBillingAccountQuery(patient.id as string),
+    build: (existing) => (existing ? undefined : mapPatientBillingAccount(reference, payee)),
+  });
+  return result.resource ? { account: `Account/${result.resource.id}` } : undefined;
 }

@@ -10,7 +10,14 @@ import { logInfo } from '../log';
 import { applyScheduleEvent, scheduleStage } from '../machines/subscription-schedule';
 import { customerIdOf, metadataPatientId, scheduleSubscriptionIds } from '../stripe/access';
 import type { StripeEvent, StripeSubscriptionSchedule } from '../stripe/types';
-import { patientQueries, pickPatient } from './patient-link';
+import {
+  customerTag,
+  readSubjectSource,
+  withSubjectSource,
+  withTags,
+  type SubjectSource,
+} from '../fhir/billing-account';
+import { billingAccountOf, patientQueries, pickSubject } from './patient-link';
 import { ignored, requireStripeEvent, type TargetResult } from './target';
 
 /** Invoices linked per search page; a schedule rarely has more waiting. */
@@ -55,7 +62,10 @@ export async function syncSubscriptionSchedule(medplum: MedplumClient, botEvent:
       ...scheduleSubscriptionIds(schedule).map((id) => `Invoice?${unlinkedInvoicesQuery(id, 1)}`),
     ].filter(Boolean)
   );
-  const patient = pickPatient(matches);
+  const subject = pickSubject(matches, hint);
+  const patient = subject?.patient;
+  // Used when it exists; a claim's back-fill fills `partOf` of an Account written before it.
+  const billingAccount = billingAccountOf(matches, hint.customerId);
   const invoicesAwaitLink = matches.some((m) => m?.resourceType === 'Invoice');
   if (!patient) {
     logInfo('no Patient found for subscription schedule; Account stored without subject', {
@@ -77,12 +87,14 @@ export async function syncSubscriptionSchedule(medplum: MedplumClient, botEvent:
       if (!changed) {
         return undefined;
       }
-      return mapAccount(
-        event,
-        snapshot,
-        { patient: patient ?? (existing?.subject?.[0] as Reference<Patient> | undefined), owner: config.payee },
-        existing
-      );
+      // A subject once set never changes by an event.
+      const kept = existing?.subject?.[0] as Reference<Patient> | undefined;
+      const mapped = mapAccount(event, snapshot, { patient: kept ?? patient, owner: config.payee }, existing);
+      return withCustomerContext(mapped, existing, {
+        customerId: hint.customerId,
+        billingAccount,
+        source: kept ? readSubjectSource(existing) : subject?.source,
+      });
     },
   });
 
@@ -153,4 +165,26 @@ async function linkInvoice(medplum: MedplumClient, found: WithId<Invoice>, refer
     );
     return true;
   });
+}
+
+/**
+ * The schedule's Account in its customer's context: tagged with the customer (so a claim back-fills
+ * it), `partOf` the billing Account, and marked with where its subject came from. Tags and `partOf`
+ * already stored are kept.
+ */
+function withCustomerContext(
+  account: Account,
+  existing: Account | undefined,
+  context: { customerId?: string; billingAccount?: WithId<Account>; source?: SubjectSource }
+): Account {
+  const meta = withTags(existing?.meta, context.customerId ? [customerTag(context.customerId)] : []);
+  const partOf =
+    existing?.partOf ?? (context.billingAccount && { reference: getReferenceString(context.billingAccount) });
+  const extension = withSubjectSource(account.extension, account.subject?.length ? context.source : undefined);
+  return {
+    ...account,
+    ...(meta && { meta }),
+    ...(extension.length && { extension }),
+    ...(partOf && { partOf }),
+  };
 }

@@ -48,6 +48,15 @@ export const ROUTED_EVENT_TYPES: Readonly<Record<string, readonly string[]>> = {
     'charge.refunded',
     'charge.refund.updated',
   ],
+  [BOT_NAME.customer]: [
+    'customer.created',
+    'customer.updated',
+    'customer.deleted',
+    'checkout.session.completed',
+    'checkout.session.async_payment_succeeded',
+    'checkout.session.async_payment_failed',
+    'checkout.session.expired',
+  ],
 };
 
 const TARGET_BY_TYPE = new Map(
@@ -60,6 +69,15 @@ const TARGET_BY_PREFIX: readonly (readonly [string, string])[] = [
   ['subscription_schedule.', BOT_NAME.subscriptionSchedule],
   ['payment_intent.', BOT_NAME.paymentIntent],
   ['refund.', BOT_NAME.paymentIntent],
+  ['checkout.session.', BOT_NAME.customer],
+];
+
+/** Families ignored by prefix, checked after the target prefixes (so `customer.subscription.` can be routed). */
+const IGNORED_PREFIXES: readonly (readonly [string, string])[] = [
+  [
+    'customer.',
+    'only customer.created, customer.updated and customer.deleted concern the Patient link; other customer events (tax ids, discounts, sources…) are not mapped',
+  ],
 ];
 
 const IGNORED_TYPES: Readonly<Record<string, string>> = {
@@ -72,5 +90,9 @@ export function routeEvent(type: string): RouteDecision {
     return { ignored: ignoredReason };
   }
   const target = TARGET_BY_TYPE.get(type) ?? TARGET_BY_PREFIX.find(([prefix]) => type.startsWith(prefix))?.[1];
-  return target ? { target } : { ignored: `no bot handles ${type} events` };
+  if (target) {
+    return { target };
+  }
+  const prefixReason = IGNORED_PREFIXES.find(([prefix]) => type.startsWith(prefix))?.[1];
+  return { ignored: prefixReason ?? `no bot handles ${type} events` };
 }

@@ -65,3 +65,24 @@ export function invoicePaymentIntentId(invoicePayment: {
   const payment = invoicePayment.payment;
   return payment?.type === 'payment_intent' ? idOf(payment.payment_intent) : undefined;
 }
+
+const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
+
+/** `metadata.medplum_invoice_id`: the Medplum Invoice a payment request asked to be paid (a bare id). */
+export function metadataInvoiceId(object: StripeObject): string | undefined {
+  const value = object.metadata?.['medplum_invoice_id'];
+  const id = typeof value === 'string' && value.startsWith('Invoice/') ? value.slice('Invoice/'.length) : value;
+  return typeof id === 'string' && FHIR_ID.test(id) ? id : undefined;
+}
+
+/**
+ * A session's `client_reference_id` when it could be a Patient id. Any string a Payment Link URL can
+ * carry reaches us here; what is no possible id counts as absent (a `Patient/` prefix is accepted).
+ */
+export function clientReferencePatientId(session: {
+  readonly client_reference_id?: string | null;
+}): string | undefined {
+  const value = session.client_reference_id;
+  const id = typeof value === 'string' && value.startsWith('Patient/') ? value.slice('Patient/'.length) : value;
+  return typeof id === 'string' && FHIR_ID.test(id) ? id : undefined;
+}

@@ -165,3 +165,32 @@ export interface StripeInvoicePayment extends StripeObject {
   };
   readonly status_transitions?: { readonly paid_at?: number | null; readonly canceled_at?: number | null } | null;
 }
+
+/** A Customer (`cus_…`); `deleted: true` on the object of `customer.deleted` in some API versions. */
+export interface StripeCustomer extends StripeObject {
+  readonly id: string;
+  readonly object: 'customer';
+  readonly created?: number;
+  readonly deleted?: boolean;
+}
+
+/** A Checkout Session (`cs_…`), the object of `checkout.session.*` events (also behind Payment Links). */
+export interface StripeCheckoutSession extends StripeObject {
+  readonly id: string;
+  readonly object: 'checkout.session';
+  readonly mode: 'payment' | 'setup' | 'subscription' | string;
+  readonly status?: 'open' | 'complete' | 'expired' | null;
+  readonly payment_status?: 'paid' | 'unpaid' | 'no_payment_required' | null;
+  readonly amount_total?: number | null;
+  readonly amount_subtotal?: number | null;
+  readonly currency?: string | null;
+  readonly created: number;
+  /** The buyer-editable reference of a Payment Link URL (`?client_reference_id=…`). */
+  readonly client_reference_id?: string | null;
+  readonly customer?: Expandable<{ id: string }> | null;
+  readonly payment_intent?: Expandable<{ id: string }> | null;
+  readonly subscription?: Expandable<{ id: string }> | null;
+  readonly invoice?: Expandable<{ id: string }> | null;
+  readonly payment_link?: Expandable<{ id: string }> | null;
+  readonly total_details?: { readonly amount_tax?: number | null; readonly amount_discount?: number | null } | null;
+}

@@ -1,5 +1,6 @@
 import type { WithId } from '@medplum/core';
 import type { Organization, Patient } from '@medplum/fhirtypes';
+import { handler as customerHandler } from '../../bots/stripe-customer';
 import { handler as invoiceHandler } from '../../bots/stripe-invoice';
 import { handler as paymentIntentHandler } from '../../bots/stripe-payment-intent';
 import { handler as routerHandler } from '../../bots/stripe-router';
@@ -47,6 +48,7 @@ export const SOURCE_BOTS: Record<string, BotHandler> = {
   [BOT_NAME.invoice]: invoiceHandler,
   [BOT_NAME.subscriptionSchedule]: subscriptionScheduleHandler,
   [BOT_NAME.paymentIntent]: paymentIntentHandler,
+  [BOT_NAME.customer]: customerHandler,
 };
 
 /**

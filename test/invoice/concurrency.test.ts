@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { StripeEvent, StripeInvoice } from '../../src/stripe/types';
 import { chronological } from '../harness/invoice-order';
 import { comparable } from '../harness/normalize';
+import { stableNames } from '../harness/names';
 import { createTestProject } from '../harness/project';
 import { invoiceLifecycleEvents } from '../../lib/stripe-events/events';
 
@@ -29,8 +30,9 @@ describe('concurrent deliveries (design: ordering, duplicates, concurrency)', ()
       await sequential.deliver(event);
     }
     const [expected] = await sequential.server.all<Invoice>('Invoice');
-    const names = (p: typeof project) => ({ [p.patient.id]: 'PATIENT', [p.payee.id]: 'PAYEE' });
-    expect(comparable(invoices[0], names(project))).toEqual(comparable(expected, names(sequential)));
+    expect(comparable(invoices[0], await stableNames(project))).toEqual(
+      comparable(expected, await stableNames(sequential))
+    );
   });
 
   it('concurrent first deliveries of different invoices each create their own Invoice once', async () => {

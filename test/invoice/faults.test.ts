@@ -1,6 +1,7 @@
 import type { Communication, Invoice } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
 import { BOT_NAME } from '../../src/constants';
+import { stableNames } from '../harness/names';
 import { comparable } from '../harness/normalize';
 import { createTestProject, type TestProject } from '../harness/project';
 import { invoiceLifecycleEvents } from '../../lib/stripe-events/events';
@@ -23,7 +24,7 @@ async function expectedState(): Promise<unknown> {
 async function snapshot(project: TestProject): Promise<unknown> {
   const invoices = await project.server.all<Invoice>('Invoice');
   expect(invoices).toHaveLength(1);
-  return comparable(invoices[0], { [project.patient.id]: 'PATIENT', [project.payee.id]: 'PAYEE' });
+  return comparable(invoices[0], await stableNames(project));
 }
 
 async function countBotRequests(): Promise<number> {

@@ -25,7 +25,11 @@ describe('mapInvoice on Stripe-written invoices', () => {
     expect(fhir.status).toBe('draft');
     expect(fhir.identifier).toEqual([{ system: STRIPE_SYSTEM.invoice, value: 'in_1Pgc6tB7WZ01zgkWu9fdqL6I' }]);
     // parent.subscription_details.subscription is the placeholder "subscription" in this fixture.
-    expect(fhir.meta?.tag).toEqual([{ system: STRIPE_SYSTEM.subscription, code: 'subscription' }]);
+    // The customer tag lets a claim of the customer back-fill the Invoice's subject.
+    expect(fhir.meta?.tag).toEqual([
+      { system: STRIPE_SYSTEM.subscription, code: 'subscription' },
+      { system: STRIPE_SYSTEM.customer, code: String(invoice.customer) },
+    ]);
     expect(fhir.totalGross).toEqual({ value: 10, currency: 'USD' });
     expect(fhir.totalNet).toEqual({ value: 10, currency: 'USD' });
     expect(fhir.date).toBe('2009-02-13T23:31:30Z'); // not finalized: `created` (placeholder 1234567890)
@@ -43,7 +47,8 @@ describe('mapInvoice on Stripe-written invoices', () => {
     const event = wrapEvent('invoice.created', invoice, { id: 'evt_2', created: 1_721_954_060 });
     const fhir = mapInvoice(event, 'draft', links);
     assertValidR4(fhir);
-    expect(fhir.meta).toBeUndefined(); // subscription is null in this fixture
+    // subscription is null in this fixture: only the customer tag.
+    expect(fhir.meta?.tag).toEqual([{ system: STRIPE_SYSTEM.customer, code: String(invoice.customer) }]);
     expect(fhir.lineItem?.[0]?.chargeItemCodeableConcept?.coding).toEqual([
       { system: STRIPE_SYSTEM.price, code: 'price_1PgafmB7WZ01zgkW02Hf9z6c' },
     ]);
@@ -78,7 +83,10 @@ describe('mapInvoice on valid variants', () => {
       );
       assertValidR4(fhir);
       expect(fhir.status).toBe('issued');
-      expect(fhir.meta?.tag).toEqual([{ system: STRIPE_SYSTEM.subscription, code: 'sub_1Care' }]);
+      expect(fhir.meta?.tag).toEqual([
+        { system: STRIPE_SYSTEM.subscription, code: 'sub_1Care' },
+        { system: STRIPE_SYSTEM.customer, code: 'cus_TestPatient1' },
+      ]);
       expect(fhir.date).toBe('2025-10-09T08:55:00Z'); // finalized_at
       expect(fhir.lineItem?.[0]).toEqual({
         sequence: 1,

@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { StripeEvent, StripeInvoice } from '../../src/stripe/types';
 import { chronological } from '../harness/invoice-order';
+import { stableNames } from '../harness/names';
 import { comparable } from '../harness/normalize';
 import { createTestProject, type TestProject } from '../harness/project';
 import { INVOICE_LIFECYCLES, invoiceLifecycleEvents, type InvoiceLifecycle } from '../../lib/stripe-events/events';
@@ -14,7 +15,7 @@ async function finalInvoice(project: TestProject, events: readonly unknown[]): P
   }
   const invoices = await project.server.all<Invoice>('Invoice');
   expect(invoices).toHaveLength(1);
-  return comparable(invoices[0], { [project.patient.id]: 'PATIENT', [project.payee.id]: 'PAYEE' });
+  return comparable(invoices[0], await stableNames(project));
 }
 
 const lifecycleArb = fc.constantFrom(...(Object.keys(INVOICE_LIFECYCLES) as InvoiceLifecycle[]));

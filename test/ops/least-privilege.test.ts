@@ -1,5 +1,5 @@
 import { accessPolicySupportsInteraction, satisfiedAccessPolicy } from '@medplum/core';
-import type { AccessPolicy, Bot, ResourceType } from '@medplum/fhirtypes';
+import type { AccessPolicy, Account, Bot, Patient, ResourceType } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
 import {
   BOT_ACCESS,
@@ -9,7 +9,8 @@ import {
   type FhirRequestShape,
   type RequiredAccess,
 } from '../../scripts/ops/access-policies';
-import { BOT_IDENTIFIER_SYSTEM, BOT_NAME } from '../../src/constants';
+import { BOT_IDENTIFIER_SYSTEM, BOT_NAME, STRIPE_SYSTEM } from '../../src/constants';
+import { customerEvent, sessionEvent } from '../../lib/stripe-events/customer';
 import type { StripeEvent } from '../../src/stripe/types';
 import { createTestProject, STRIPE_CLIENT, type TestProject } from '../harness/project';
 import {
@@ -62,7 +63,7 @@ const SUBSCRIPTION = scheduleSubscriptionId(SCHEDULE);
  * payments (with `invoice_payment.paid`), a cancellation, refunds (pending → succeeded, and by
  * `charge.refunded`); then Stripe redelivers some, and an operator replays some.
  */
-function stream(): StripeEvent[] {
+function stream(claimant: string): StripeEvent[] {
   const refund = {
     id: 're_1LeastPriv',
     amount: 1500,
@@ -120,8 +121,48 @@ function stream(): StripeEvent[] {
       acacia.shape,
       { created: T + 701 }
     ),
+    ...patientContextStream(claimant),
   ] as StripeEvent[];
 }
+
+/**
+ * Customers and checkout: an invoice and a payment whose customers' Accounts Medplum's sample wrote
+ * (upgraded: Account update), a payment with no invoice for a new customer (Account create), a
+ * Payment Link session paid after its payment (session Invoice create, payment pair re-pointed), a
+ * customer without metadata (Account create), and a claim that back-fills (Patient, Account and
+ * Invoice update).
+ */
+function patientContextStream(claimant: string): StripeEvent[] {
+  const paid = (id: string, customer: string, at: number) =>
+    wrapShapedEvent('payment_intent.succeeded', buildPaymentIntent({ id, customer }, 'succeeded', at), 'openapi', {
+      created: at,
+    });
+  return [
+    ...invoiceLifecycleEvents({ id: 'in_1LeastPrivE', customer: SAMPLE_CUSTOMERS[0] }, 'paid', { start: T + 800 }),
+    paid('pi_1LeastPrivE', SAMPLE_CUSTOMERS[1], T + 810),
+    paid('pi_1LeastPrivF', 'cus_1LeastPrivNew', T + 820),
+    paid('pi_1LeastPrivG', 'cus_1LeastPrivClaim', T + 830),
+    sessionEvent(
+      { id: 'cs_test_1LeastPrivG', customer: 'cus_1LeastPrivClaim', paymentIntent: 'pi_1LeastPrivG' },
+      'paid',
+      {
+        created: T + 831,
+      }
+    ),
+    ...invoiceLifecycleEvents({ id: 'in_1LeastPrivH', customer: 'cus_1LeastPrivClaim' }, 'paid', { start: T + 840 }),
+    customerEvent('customer.created', { id: 'cus_1LeastPrivFresh' }, { created: T + 850 }),
+    customerEvent(
+      'customer.created',
+      { id: 'cus_1LeastPrivClaim', metadata: { medplum_patient_id: claimant } },
+      {
+        created: T + 860,
+      }
+    ),
+  ] as StripeEvent[];
+}
+
+/** Customers whose billing Account Medplum's sample bot wrote before ours ran. */
+const SAMPLE_CUSTOMERS = ['cus_1LeastPrivSampleI', 'cus_1LeastPrivSampleP'] as const;
 
 interface RunResult {
   readonly project: TestProject;
@@ -135,8 +176,16 @@ let run: Promise<RunResult> | undefined;
 function runStream(): Promise<RunResult> {
   run ??= (async () => {
     const project = await createTestProject();
+    const claimant = await project.server.seed<Patient>({ resourceType: 'Patient', name: [{ family: 'Claimant' }] });
+    for (const customer of SAMPLE_CUSTOMERS) {
+      await project.server.seed<Account>({
+        resourceType: 'Account',
+        status: 'active',
+        identifier: [{ system: STRIPE_SYSTEM.sampleCustomerAccount, value: customer }],
+      });
+    }
     const calls = recordCalls(project.server);
-    const events = stream();
+    const events = stream(claimant.id);
     for (const event of events) {
       const response = await project.deliver(event);
       expect(response.status, `${event.type} ${JSON.stringify(response.body)}`).toBe(200);

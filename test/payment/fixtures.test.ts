@@ -1,4 +1,4 @@
-import type { Communication, PaymentNotice, PaymentReconciliation } from '@medplum/fhirtypes';
+import type { Account, Communication, PaymentNotice, PaymentReconciliation } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
 import { BOT_NAME, EXTENSION, STRIPE_SYSTEM } from '../../src/constants';
 import { PAYMENT_STATUS_SYSTEM, PAYMENT_TYPE_SYSTEM } from '../../src/fhir/payment';
@@ -43,10 +43,14 @@ describe('payment fixtures of both API shapes, delivered through the router', ()
       ]);
       const payee = { reference: `Organization/${project.payee.id}` };
       const amount = { value: 10.99, currency: 'USD' as const };
-      // The pre-2025 shape names the invoice on the intent; the current one does not (invoice_payment.paid does).
+      // The pre-2025 shape names the invoice on the intent; the current one does not (invoice_payment.paid
+      // does): until then the payment points at its customer's billing Account.
+      const billing = (await project.server.all<Account>('Account')).find((a) =>
+        a.identifier?.some((i) => i.system === STRIPE_SYSTEM.customer)
+      );
       const request =
         shape === 'openapi'
-          ? undefined
+          ? { reference: `Account/${billing?.id}`, type: 'Account' }
           : {
               reference: `Invoice/${invoice.id}`,
               type: 'Invoice',

@@ -82,7 +82,8 @@ describe('the Invoice link of a payment (monotonic: kept once known, logical upg
     const project = await createTestProject();
     const invoice = await storeInvoice(project, 'in_1LinkPaidLast');
     await project.deliver(succeeded);
-    expect((await paymentPair(project.server, variant.id)).notice.request).toBeUndefined();
+    // It names no invoice: the customer's billing Account stands in until the Invoice is known.
+    expect((await paymentPair(project.server, variant.id)).notice.request).toMatchObject({ type: 'Account' });
     const linked = await project.deliver(paid);
     expect(linked.result.outcome).toBe('processed');
     expect(linked.result.reason).toBeUndefined();

@@ -25,7 +25,7 @@ async function expectLinked(project: TestProject): Promise<Invoice> {
   const account = await onlyAccount(project);
   const invoice = await onlyInvoice(project);
   expect(invoice.account).toEqual({ reference: `Account/${account.id}` });
-  expect(invoice.meta?.tag).toEqual([{ system: STRIPE_SYSTEM.subscription, code: SUBSCRIPTION }]);
+  expect(invoice.meta?.tag).toContainEqual({ system: STRIPE_SYSTEM.subscription, code: SUBSCRIPTION });
   expect(account.identifier).toContainEqual({ system: STRIPE_SYSTEM.subscription, value: SUBSCRIPTION });
   expect(project.server.repo.rejected).toEqual([]);
   return invoice;
