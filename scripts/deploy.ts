@@ -11,7 +11,11 @@ const USAGE = `npm run deploy -- [bot name…] [--dry-run]
 
 Builds, then deploys the named bots of medplum.config.json (all when none is named) with the Medplum
 CLI (\`medplum bot deploy <name>\`). Each bot needs its id in medplum.config.json: \`npm run setup\`
-writes them. Uses MEDPLUM_BASE_URL, MEDPLUM_CLIENT_ID and MEDPLUM_CLIENT_SECRET, like the CLI.`;
+writes them. Uses MEDPLUM_BASE_URL, MEDPLUM_CLIENT_ID and MEDPLUM_CLIENT_SECRET, like the CLI.
+
+A failed deploy is printed with the server's reason (e.g. "Bots not enabled": the project lacks the
+bots feature, see docs/deploy.md). The CLI saves the source on the Bot before it deploys, so a failed
+deploy still leaves a new Bot version; the message says which. Exit code 1 when any bot failed.`;
 
 await runCli('deploy', async () => {
   const { values, positionals } = parseCliArgs(

@@ -116,15 +116,16 @@ function accountIdentifiers(schedule: StripeSubscriptionSchedule, existing: Acco
   ];
 }
 
+/** Where the period's ends come from, for the message of a malformed timestamp. */
+const START_FIELD = 'subscription_schedule.phases[0].start_date';
+const END_FIELD = 'subscription_schedule end (last phase end_date, or the completed/released/canceled time)';
+
 /**
  * First phase start .. last phase end; in a final state the end is the time the schedule ended (the
  * object's own `completed_at`/`released_at`/`canceled_at`, else the event time). A last phase without
  * an end leaves the period open unless the schedule has ended. Never start after end (FHIR per-1): a
  * schedule that ended before it started keeps a zero-length period at its end time.
  */
-const START_FIELD = 'subscription_schedule.phases[0].start_date';
-const END_FIELD = 'subscription_schedule end (last phase end_date, or the completed/released/canceled time)';
-
 export function servicePeriod(
   schedule: StripeSubscriptionSchedule,
   state: ScheduleState,

@@ -45,7 +45,7 @@ export function appliedEventExtension(event: AppliedEvent): Extension {
     url: EXTENSION.lastAppliedEvent,
     extension: [
       { url: 'id', valueString: event.id },
-      { url: 'created', valueDateTime: unixToDateTime(event.created) },
+      { url: 'created', valueDateTime: unixToDateTime(event.created, 'event.created') },
       { url: 'stage', valueCode: event.stage },
     ],
   };

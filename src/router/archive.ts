@@ -35,7 +35,7 @@ export function buildArchive(event: ArchivedEvent, json: string, outcome: Archiv
     ...(outcome.status === 'stopped' && { statusReason: stopReason(outcome.code, outcome.reason) }),
     category: [{ coding: [{ system: STRIPE_SYSTEM.eventType, code: event.type }], text: event.type }],
     topic: { text: `Stripe event ${event.type}` },
-    sent: unixToDateTime(event.created),
+    sent: unixToDateTime(event.created, 'event.created'),
     payload: [
       {
         contentAttachment: {
