@@ -17,7 +17,6 @@ import {
   expectationsOf,
   OBJECT_KINDS,
   rebuildEvent,
-  TARGETS,
   totals,
   type DayRow,
   type Expectation,
