@@ -6,7 +6,7 @@
  * event that wraps it). The comparison itself is pure (reconcile-compare.ts).
  */
 import type Stripe from 'stripe';
-import type { Logger } from './cli';
+import { describeError, type Logger } from './cli';
 import { listStripeEvents, DEFAULT_BACKFILL_DAYS } from './backfill';
 import { postEvents, routerPoster, type QueuedEvent, type Summary } from './events';
 import type { Progress } from './progress';
@@ -67,6 +67,8 @@ export interface FixStep {
 export interface ReconcileReport extends Survey {
   readonly since: string;
   readonly until?: string;
+  /** Kinds not compared, and why (e.g. a restricted key without read access). */
+  readonly skipped: readonly { readonly kind: ObjectKind; readonly reason: string }[];
   readonly fix?: {
     readonly steps: readonly FixStep[];
     readonly interrupted: boolean;
@@ -78,17 +80,29 @@ export interface ReconcileReport extends Survey {
 interface Listed {
   readonly byKind: ReadonlyMap<ObjectKind, readonly ListedObject[]>;
   readonly readAt: number;
+  readonly skipped: readonly { readonly kind: ObjectKind; readonly reason: string }[];
 }
 
 async function listAll(ctx: ReconcileContext, kinds: readonly ObjectKind[], window: Window): Promise<Listed> {
   const readAt = Math.floor(Date.now() / 1000);
   const byKind = new Map<ObjectKind, ListedObject[]>();
+  const skipped: { kind: ObjectKind; reason: string }[] = [];
   for (const kind of kinds) {
-    const objects = await listStripeObjects(ctx.stripe, kind, window, ctx.log);
-    ctx.log.info(`reconcile: ${objects.length} ${kind} object(s) in Stripe`);
-    byKind.set(kind, objects);
+    try {
+      const objects = await listStripeObjects(ctx.stripe, kind, window, ctx.log);
+      ctx.log.info(`reconcile: ${objects.length} ${kind} object(s) in Stripe`);
+      byKind.set(kind, objects);
+    } catch (err) {
+      // A restricted key without read access to one kind: compare the others, and say so.
+      if ((err as { statusCode?: number }).statusCode !== 403) {
+        throw err;
+      }
+      const reason = `the Stripe key may not list ${kind} objects (${describeError(err)}): not compared`;
+      ctx.log.warn(reason);
+      skipped.push({ kind, reason });
+    }
   }
-  return { byKind, readAt };
+  return { byKind, readAt, skipped };
 }
 
 function expectationsOfAll(listed: Listed): Expectation[] {
@@ -126,6 +140,7 @@ export async function runReconcile(ctx: ReconcileContext, options: ReconcileOpti
   const report = {
     since: options.since.toISOString(),
     ...(options.until && { until: options.until.toISOString() }),
+    skipped: listed.skipped,
     ...before,
   };
   if (!options.fix || before.findings.length === 0) {

@@ -201,6 +201,16 @@ describe('npm run reconcile', () => {
     expect(again.report.totals).toEqual({ objects: 5, missing: 0, status: 0, amount: 0 });
   });
 
+  it('compares the other kinds when the key may not list one, and says which', async () => {
+    stripe.forbidden.add('/v1/checkout/sessions');
+    const { report, log } = await reconcile();
+    expect(report.skipped).toEqual([
+      { kind: 'checkout_session', reason: expect.stringContaining('may not list checkout_session') },
+    ]);
+    expect(problems(report.findings)).toEqual(THREE_WRONG);
+    expect(log.lines.some((l) => l.startsWith('warning: the Stripe key may not list checkout_session'))).toBe(true);
+  });
+
   it('posts nothing with --fix --dry-run', async () => {
     const { report, posted } = await reconcile({ fix: true, dryRun: true, statePath: ops.statePath });
     expect(posted).toEqual([]);

@@ -53,6 +53,9 @@ export class StripeFake {
   /** List paths whose next request answers 429 with this `Retry-After`. */
   private readonly rateLimited = new Map<string, string>();
 
+  /** List paths the key may not read: they answer 403 as Stripe does for a restricted key. */
+  readonly forbidden = new Set<ObjectListPath>();
+
   addObject(path: ObjectListPath, object: { id: string; created: number }): void {
     this.objects.set(path, [...(this.objects.get(path) ?? []), object]);
   }
@@ -108,6 +111,17 @@ export class StripeFake {
     const objectLists = OBJECT_LIST_PATHS.map((path) =>
       http.get(`https://api.stripe.com${path}`, async ({ request }) => {
         const params = await record(request);
+        if (this.forbidden.has(path)) {
+          return HttpResponse.json(
+            {
+              error: {
+                type: 'invalid_request_error',
+                message: 'The provided key does not have the required permissions',
+              },
+            },
+            { status: 403 }
+          );
+        }
         const retryAfter = this.rateLimited.get(path);
         if (retryAfter !== undefined) {
           this.rateLimited.delete(path);
