@@ -131,7 +131,8 @@ class Diagnosis {
         admin: membership?.admin ?? false,
       })
     );
-    this.checks.push(botsFeatureCheck(admin?.features ?? project.features));
+    // Judged once the router is known (see probeBots), listed here.
+    const featureAt = this.checks.length;
 
     const configPath = this.options.configPath ?? CONFIG_PATH;
     const entries = readConfigBots(configPath);
@@ -142,6 +143,12 @@ class Diagnosis {
       this.checks.push(botCheck(entry.name, bot, entry.id));
     }
     const router = bots.get(BOT_NAME.router);
+    const features = admin?.features ?? project.features ?? (await this.projectFeatures(project.id as string));
+    this.checks.splice(
+      featureAt,
+      0,
+      features ? botsFeatureCheck(features) : router ? await this.probeBots(router.id) : botsFeatureCheck(undefined)
+    );
     const targetBotIds = entries
       .filter((e) => e.name !== BOT_NAME.router)
       .flatMap((e) => (bots.get(e.name)?.id ? [bots.get(e.name)?.id as string] : []));
@@ -189,6 +196,41 @@ class Diagnosis {
       }
       throw err;
     }
+  }
+
+  /** `Project.features` as a FHIR read shows them, when this login may read its Project. */
+  private async projectFeatures(projectId: string): Promise<string[] | undefined> {
+    try {
+      return (await this.medplum.readResource('Project', projectId)).features ?? [];
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * When the features cannot be read: posts an empty body to the router. A server without bots
+   * answers "Bots not enabled" before any bot runs; with bots, the router refuses the body itself
+   * (nothing archived, nothing written).
+   */
+  private async probeBots(routerId: string): Promise<Check> {
+    try {
+      await this.medplum.post(this.medplum.fhirUrl('Bot', routerId, '$execute'), {}, undefined, { maxRetries: 0 });
+    } catch (err) {
+      const text = describeError(err);
+      if (/not enabled/i.test(text)) {
+        return botsFeatureCheck([]);
+      }
+      if (/Invalid Stripe event/.test(text)) {
+        return { name: 'bots feature', level: 'ok', detail: 'Project.features is not readable, but the router runs' };
+      }
+      return {
+        name: 'bots feature',
+        level: 'warn',
+        detail: `Project.features is not readable, and the router answered an empty body with ${text}`,
+        cure: 'check in the Medplum app that the project has the "bots" feature',
+      };
+    }
+    return { name: 'bots feature', level: 'ok', detail: 'Project.features is not readable, but the router runs' };
   }
 
   /** The code the server runs: the Binary that `Bot.executableCode` names (the CLI's `$deploy` puts it there). */

@@ -1,4 +1,5 @@
 import type { AccessPolicy, Bot, ClientApplication, Communication, ProjectMembership } from '@medplum/fhirtypes';
+import { http, HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
@@ -12,7 +13,7 @@ import { runSetup } from '../../scripts/ops/setup';
 import { WEBHOOK_CLIENT_NAME } from '../../scripts/ops/access-policies';
 import { buildArchive } from '../../src/router/archive';
 import { tempConfig } from './helpers';
-import { MedplumFake } from './medplum-fake';
+import { BASE_URL, MedplumFake } from './medplum-fake';
 import { StripeFake } from './stripe-fake';
 
 const msw = setupServer();
@@ -331,6 +332,36 @@ describe('npm run diagnose', () => {
       expect(checkLines(checks).find((l) => l.includes(`  ${broken.check} `))).toMatch(/^(FAIL|WARN) .* — cure: /);
     });
   }
+
+  it('probes the router when Project.features cannot be read', async () => {
+    const p = await deployedProject();
+    p.fake.featuresVisible = false;
+    const probes: string[] = [];
+    const answer = (text: string) =>
+      http.post(`${BASE_URL}fhir/R4/Bot/:id/$execute`, async ({ request, params }) => {
+        probes.push(`${String(params.id)} ${await request.text()}`);
+        return HttpResponse.json(
+          { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'invalid', details: { text } }] },
+          { status: 400 }
+        );
+      });
+    msw.use(answer('Bots not enabled'));
+    const disabled = await diagnose(p);
+    expect(disabled.find((c) => c.name === 'bots feature')).toMatchObject({
+      level: 'fail',
+      cure: expect.stringMatching(/add "bots"/),
+    });
+    // One probe, of the router, with an empty body (which the router refuses before archiving anything).
+    expect(probes).toEqual([`${p.botIds['stripe-router']} {}`]);
+
+    msw.use(answer('Invalid Stripe event: the event has no id'));
+    const enabled = await diagnose(p);
+    expect(enabled.find((c) => c.name === 'bots feature')).toMatchObject({
+      level: 'ok',
+      detail: expect.stringContaining('the router runs'),
+    });
+    expect(exitCode(enabled)).toBe(0);
+  });
 
   it('--json lists every check with name, status, detail and cure', async () => {
     const p = await deployedProject();

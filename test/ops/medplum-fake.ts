@@ -77,6 +77,8 @@ export class MedplumFake {
   readonly server: FhirTestServer;
   readonly calls: RecordedCall[] = [];
   readonly project: { id: string; name: string; superAdmin: boolean; secret: ProjectSetting[]; features: string[] };
+  /** Whether the admin API shows `Project.features` (servers differ; tests hide them). */
+  featuresVisible = true;
   /** What `healthcheck` answers: a status and body (tests break it). */
   health: { status: number; body: Record<string, unknown> };
   readonly clientSecret = 'ops-client-secret-0123456789';
@@ -231,7 +233,7 @@ export class MedplumFake {
             resourceType: 'Project',
             id: this.project.id,
             name: this.project.name,
-            features: this.project.features,
+            ...(this.featuresVisible && { features: this.project.features }),
             secret: this.project.secret,
           },
         });
