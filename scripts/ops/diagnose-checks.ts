@@ -173,7 +173,7 @@ export function policyCheck(label: string, facts: MembershipFacts, desired: Acce
       SETUP
     );
   }
-  if (!samePolicy({ ...policy, name: desired.name }, desired)) {
+  if (!samePolicy(policy, desired)) {
     return fail(label, `AccessPolicy/${policy.id} (${policy.name}) grants other rights than setup writes`, SETUP);
   }
   if (membership.access?.length) {
