@@ -1,5 +1,5 @@
 import type { WithId } from '@medplum/core';
-import type { Invoice, PaymentReconciliation } from '@medplum/fhirtypes';
+import type { Account, Invoice, PaymentReconciliation } from '@medplum/fhirtypes';
 import { setupServer } from 'msw/node';
 import { readFileSync } from 'node:fs';
 import type Stripe from 'stripe';
@@ -15,6 +15,7 @@ import {
   invoiceLifecycleEvents,
   wrapEvent,
 } from '../../lib/stripe-events/events';
+import { loadStripeFixture } from '../../lib/stripe-events/fixtures';
 import { recordingSleep } from './helpers';
 import { afterExecutes, operatorProject, silentProgress, type OperatorProject } from './operator-project';
 import { StripeFake } from './stripe-fake';
@@ -35,9 +36,9 @@ let sleep: (ms: number) => Promise<void>;
 
 /**
  * A Stripe account and the project that mirrors it, with three things wrong:
- * - in_1Stale: Stripe says paid; its `invoice.paid` (and `invoice.payment_succeeded`) never reached
+ * - in_1Stale (pre-2025-03-31 shape): Stripe says paid; its `invoice.paid` (and `invoice.payment_succeeded`) never reached
  *   the router, so the Invoice is still `issued` (Stripe still has those events: backfill fixes it);
- * - in_1Old: paid 40 days ago, and no event of it reached the router; Stripe no longer keeps its
+ * - in_1Old (pre-2025-03-31 shape): paid 40 days ago, and no event of it reached the router; Stripe no longer keeps its
  *   events, so the Invoice is missing (only a rebuild from the object fixes it);
  * - pi_1Edited: delivered, but its PaymentReconciliation's amount was edited by hand in Medplum
  *   (replaying its archive changes nothing, since the bot already applied that event: a rebuild
@@ -61,14 +62,20 @@ async function account(): Promise<void> {
   await deliver(fine);
   stripe.addObject('/v1/invoices', list(fine) as never);
 
-  const stale = invoiceLifecycleEvents({ id: 'in_1Stale', amount: 7300 }, 'paid', { start: NOW - 5 * DAY });
+  // The pre-2025-03-31 payload shape (an endpoint pinned to an older API version).
+  const stale = invoiceLifecycleEvents({ id: 'in_1Stale', amount: 7300, shape: 'openapi-2025-02-24.acacia' }, 'paid', {
+    start: NOW - 5 * DAY,
+  });
   const paidAt = stale.findIndex((e) => e.data.object.status === 'paid');
   await deliver(stale.slice(0, paidAt));
   await deliver(stale.slice(paidAt), false);
   stripe.addObject('/v1/invoices', list(stale) as never);
 
   // Older than Stripe's 30 days of events: only the object is left.
-  stripe.addObject('/v1/invoices', buildInvoice({ id: 'in_1Old', amount: 12_000 }, 'paid', NOW - 40 * DAY) as never);
+  stripe.addObject(
+    '/v1/invoices',
+    buildInvoice({ id: 'in_1Old', amount: 12_000, shape: 'openapi-2025-02-24.acacia' }, 'paid', NOW - 40 * DAY) as never
+  );
 
   const intent = buildPaymentIntent({ id: 'pi_1Edited', amount: 4200 }, 'succeeded', NOW - 3 * DAY);
   await deliver([wrapEvent('payment_intent.succeeded', intent, { created: NOW - 3 * DAY })]);
@@ -209,6 +216,38 @@ describe('npm run reconcile', () => {
     ]);
     expect(problems(report.findings)).toEqual(THREE_WRONG);
     expect(log.lines.some((l) => l.startsWith('warning: the Stripe key may not list checkout_session'))).toBe(true);
+  });
+
+  it('compares subscriptions and claimed customers with their Accounts', async () => {
+    // Stripe's subscription and customer fixtures; changed: ids, created, status, metadata.
+    const subscription = loadStripeFixture<Record<string, unknown>>('openapi', 'subscription');
+    const customer = loadStripeFixture<Record<string, unknown>>('openapi', 'customer');
+    stripe.addObject('/v1/subscriptions', {
+      ...subscription,
+      id: 'sub_1Gone',
+      created: NOW - DAY,
+      status: 'canceled',
+    } as never);
+    stripe.addObject('/v1/customers', {
+      ...customer,
+      id: 'cus_1Claimed',
+      created: NOW - DAY,
+      metadata: { medplum_patient_id: ops.project.patient.id },
+    } as never);
+    stripe.addObject('/v1/customers', { ...customer, id: 'cus_1Anonymous', created: NOW - DAY, metadata: {} } as never);
+    await ops.project.server.seed<Account>({
+      resourceType: 'Account',
+      status: 'active',
+      identifier: [{ system: STRIPE_SYSTEM.subscription, value: 'sub_1Gone' }],
+    });
+    const { report } = await reconcile({ kinds: ['subscription', 'customer'] });
+    expect(problems(report.findings)).toEqual(['missing cus_1Claimed Account', 'status sub_1Gone Account']);
+    expect(report.findings.find((f) => f.objectId === 'sub_1Gone')).toMatchObject({
+      expected: 'inactive',
+      found: 'active',
+    });
+    expect(stripe.calls.filter((c) => c.path === '/v1/subscriptions')[0]?.params.status).toBe('all');
+    expect(stripe.calls.map((c) => c.path).filter((path) => path === '/v1/invoices')).toEqual([]);
   });
 
   it('posts nothing with --fix --dry-run', async () => {
