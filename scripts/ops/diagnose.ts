@@ -138,9 +138,11 @@ class Diagnosis {
     const entries = readConfigBots(configPath);
     const bots = new Map<string, WithId<Bot> | undefined>();
     for (const entry of entries) {
-      const bot = await this.medplum.searchOne('Bot', { identifier: `${BOT_IDENTIFIER_SYSTEM}|${entry.name}` });
-      bots.set(entry.name, bot);
-      this.checks.push(botCheck(entry.name, bot, entry.id));
+      await this.guard(`bot ${entry.name}`, async () => {
+        const bot = await this.medplum.searchOne('Bot', { identifier: `${BOT_IDENTIFIER_SYSTEM}|${entry.name}` });
+        bots.set(entry.name, bot);
+        this.checks.push(botCheck(entry.name, bot, entry.id));
+      });
     }
     const router = bots.get(BOT_NAME.router);
     const features = admin?.features ?? project.features ?? (await this.projectFeatures(project.id as string));
@@ -164,22 +166,50 @@ class Diagnosis {
             })
           : skip(`code ${entry.name}`, 'no bot')
       );
-      this.checks.push(await this.botPolicy(entry.name, bot, targetBotIds));
+      await this.guard(`policy ${entry.name}`, async () => {
+        this.checks.push(await this.botPolicy(entry.name, bot, targetBotIds));
+      });
     }
 
     if (admin) {
-      this.checks.push(...secretChecks(admin.secrets, { ...(await this.payeeExists(admin.secrets)), identity }));
+      await this.guard('secrets', async () => {
+        this.checks.push(...secretChecks(admin.secrets, { ...(await this.payeeExists(admin.secrets)), identity }));
+      });
     } else {
       this.checks.push(skip('secrets', 'the project admin API refused this login'));
     }
-    const client = router ? await this.webhookClient(router.id) : undefined;
-    if (!router) {
+    let client: WithId<ClientApplication> | undefined;
+    if (router) {
+      await this.guard('webhook client', async () => {
+        client = await this.webhookClient(router.id);
+      });
+    } else {
       this.checks.push(skip('webhook client', `no ${BOT_NAME.router}`));
     }
-    await this.archives(router);
-    const endpoint = await this.stripeEndpoint(project.id as string, router, client);
-    await this.livemode(admin?.secrets ?? [], endpoint);
+    await this.guard('archives', () => this.archives(router));
+    let endpoint: EndpointState | undefined;
+    await this.guard('stripe endpoint', async () => {
+      endpoint = await this.stripeEndpoint(project.id as string, router, client);
+    });
+    await this.guard('live mode', () => this.livemode(admin?.secrets ?? [], endpoint));
     return this.checks;
+  }
+
+  /** Runs one part; a request that fails there becomes that part's failed check, and the others still run. */
+  private async guard(name: string, part: () => Promise<void>): Promise<void> {
+    try {
+      await part();
+    } catch (err) {
+      this.checks.push({
+        name,
+        level: 'fail',
+        detail: `could not be checked: ${describeError(err)}`,
+        cure:
+          statusOf(err) === 403
+            ? 'diagnose needs a project admin login (tick Admin on the membership of MEDPLUM_CLIENT_ID)'
+            : 'see the error; run diagnose again once the server answers',
+      });
+    }
   }
 
   private async adminProject(

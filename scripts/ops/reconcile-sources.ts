@@ -23,7 +23,8 @@ type Lister = (stripe: Stripe, params: Record<string, unknown>) => Promise<Page>
 /** How each kind is listed (all statuses: the comparison decides what is mapped). */
 const LISTERS: Readonly<Record<ObjectKind, Lister>> = {
   invoice: (s, p) => s.invoices.list(p),
-  payment_intent: (s, p) => s.paymentIntents.list(p),
+  // The charge, so that a rebuilt payment keeps its success time (the charge's `created`).
+  payment_intent: (s, p) => s.paymentIntents.list({ ...p, expand: ['data.latest_charge'] }),
   refund: (s, p) => s.refunds.list(p),
   checkout_session: (s, p) => s.checkout.sessions.list(p),
   subscription: (s, p) => s.subscriptions.list({ ...p, status: 'all' }),

@@ -363,6 +363,30 @@ describe('npm run diagnose', () => {
     expect(exitCode(enabled)).toBe(0);
   });
 
+  it('turns a part that cannot be read into its failed check, and checks the rest', async () => {
+    const p = await deployedProject();
+    msw.use(
+      http.get(`${BASE_URL}fhir/R4/Communication`, () =>
+        HttpResponse.json(
+          {
+            resourceType: 'OperationOutcome',
+            id: 'forbidden',
+            issue: [{ severity: 'error', code: 'forbidden', details: { text: 'Forbidden' } }],
+          },
+          { status: 403 }
+        )
+      )
+    );
+    const checks = await diagnose(p);
+    expect(notOk(checks).map((c) => c.name)).toEqual(['archives', 'live mode']);
+    expect(checks.find((c) => c.name === 'archives')).toMatchObject({
+      level: 'fail',
+      detail: expect.stringContaining('403'),
+      cure: expect.stringContaining('project admin'),
+    });
+    expect(checks.find((c) => c.name === 'stripe endpoint')?.level).toBe('ok');
+  });
+
   it('--json lists every check with name, status, detail and cure', async () => {
     const p = await deployedProject();
     setSecret(p.fake, 'STRIPE_WEBHOOK_SECRET', undefined);

@@ -9,6 +9,7 @@ import { createRateLimitedStripe } from '../../scripts/ops/stripe-client';
 import { STRIPE_SYSTEM } from '../../src/constants';
 import type { StripeEvent, StripeInvoice } from '../../src/stripe/types';
 import {
+  buildCharge,
   buildInvoice,
   buildPaymentIntent,
   buildRefund,
@@ -79,7 +80,9 @@ async function account(): Promise<void> {
 
   const intent = buildPaymentIntent({ id: 'pi_1Edited', amount: 4200 }, 'succeeded', NOW - 3 * DAY);
   await deliver([wrapEvent('payment_intent.succeeded', intent, { created: NOW - 3 * DAY })]);
-  stripe.addObject('/v1/payment_intents', intent as never);
+  // Listed as reconcile asks for it: the latest charge expanded (`expand[]=data.latest_charge`).
+  const charge = buildCharge({ id: 'pi_1Edited', amount: 4200 }, NOW - 3 * DAY - 60, [], { includeRefunds: false });
+  stripe.addObject('/v1/payment_intents', { ...intent, latest_charge: charge } as never);
   const refund = buildRefund(
     { id: 're_1Fine', amount: 1000, paymentIntent: 'pi_1Edited', charge: 'ch_1Edited', created: NOW - 2 * DAY },
     'succeeded'
@@ -163,7 +166,11 @@ describe('npm run reconcile', () => {
     expect(invoiceLists[1]?.params).toEqual(invoiceLists[0]?.params);
     const intentPages = stripe.calls.filter((c) => c.path === '/v1/payment_intents');
     expect(intentPages.map((c) => c.params.starting_after)).toEqual([undefined, 'pi_1Open20']);
-    expect(intentPages[0]?.params).toMatchObject({ limit: '100', created: { gte: String(NOW - 60 * DAY) } });
+    expect(intentPages[0]?.params).toMatchObject({
+      limit: '100',
+      created: { gte: String(NOW - 60 * DAY) },
+      expand: ['data.latest_charge'],
+    });
 
     // The FHIR side is read in bulk: one search per type and identifier system, not one per object.
     const searches = ops.fake.calls.filter((c) => c.method === 'GET' && c.path.startsWith('fhir/R4/'));
@@ -202,6 +209,8 @@ describe('npm run reconcile', () => {
       r.identifier?.some((i) => i.value === 'pi_1Edited')
     );
     expect(payment?.paymentAmount).toEqual({ value: 42, currency: 'USD' });
+    // The rebuilt payment keeps its success time (the expanded charge's), not the time of the rebuild.
+    expect(payment?.paymentDate).toBe(new Date((NOW - 3 * DAY - 60) * 1000).toISOString().slice(0, 10));
 
     const again = await reconcile();
     expect(again.report.findings).toEqual([]);
