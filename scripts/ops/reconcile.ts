@@ -30,6 +30,17 @@ import {
 import { listStripeObjects, readStored, type Window } from './reconcile-sources';
 import { ReconcileState } from './reconcile-state';
 import { resolveRouterId, selectArchivedEvents, stateScope, type ReplayContext } from './replay';
+import { webhookEventTypes } from './setup-plan';
+
+/** The event types that can carry each kind of object (to list only those from Stripe). */
+const EVENT_PREFIXES: Readonly<Record<ObjectKind, readonly string[]>> = {
+  invoice: ['invoice.'],
+  payment_intent: ['payment_intent.', 'invoice_payment.', 'charge.refund'],
+  refund: ['refund.', 'charge.refund'],
+  checkout_session: ['checkout.session.'],
+  subscription: ['customer.subscription.'],
+  customer: ['customer.'],
+};
 
 export interface ReconcileContext extends ReplayContext {
   readonly stripe: Stripe;
@@ -206,9 +217,13 @@ async function fix(
   // 2. The events Stripe still keeps (its last 30 days) that the archive does not have.
   const backfillSince = new Date(Math.max(options.since.getTime(), now - DEFAULT_BACKFILL_DAYS * 86_400_000));
   const archivedIds = new Set(archived.map((e) => e.id));
+  const wrongKinds = new Set(findings.map((f) => f.kind));
+  const types = webhookEventTypes().filter((type) =>
+    [...wrongKinds].some((kind) => EVENT_PREFIXES[kind].some((prefix) => type.startsWith(prefix)))
+  );
   const listedEvents = await listStripeEvents(
     ctx.stripe,
-    { since: backfillSince, ...(options.until && { until: options.until }), includeDelivered: true },
+    { since: backfillSince, ...(options.until && { until: options.until }), includeDelivered: true, types },
     ctx.log
   );
   if (

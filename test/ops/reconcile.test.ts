@@ -200,6 +200,13 @@ describe('npm run reconcile', () => {
     expect(rebuilt.map((id) => id.split('_').slice(2, 4).join('_'))).toEqual(['in_1Old', 'pi_1Edited']);
     expect(report.fix?.after?.findings).toEqual([]);
     expect(remainingFindings(report)).toEqual([]);
+    // Stripe keeps 30 days of events: the backfill lists from then (not from --since), delivered ones too,
+    // and only the types that carry invoices and payments.
+    const eventLists = stripe.calls.filter((c) => c.path === '/v1/events');
+    expect(eventLists[0]?.params.created).toEqual({ gte: expect.any(String) });
+    const gte = Number((eventLists[0]?.params.created as { gte: string }).gte);
+    expect(Math.abs(gte - (NOW - 30 * DAY))).toBeLessThan(120);
+    expect(eventLists[0]?.params.delivery_success).toBeUndefined();
 
     const invoices = await ops.project.server.all<Invoice>('Invoice');
     const byId = (id: string) => invoices.find((i) => i.identifier?.some((x) => x.value === id));
