@@ -8,7 +8,7 @@
 import type Stripe from 'stripe';
 import { describeError, type Logger } from './cli';
 import { listStripeEvents, DEFAULT_BACKFILL_DAYS } from './backfill';
-import { postEvents, routerPoster, type QueuedEvent, type Summary } from './events';
+import { postEvents, routerPoster, summaryLines, type QueuedEvent, type Summary } from './events';
 import type { Progress } from './progress';
 import {
   compare,
@@ -221,11 +221,14 @@ async function fix(
   const types = webhookEventTypes().filter((type) =>
     [...wrongKinds].some((kind) => EVENT_PREFIXES[kind].some((prefix) => type.startsWith(prefix)))
   );
-  const listedEvents = await listStripeEvents(
-    ctx.stripe,
-    { since: backfillSince, ...(options.until && { until: options.until }), includeDelivered: true, types },
-    ctx.log
-  );
+  // No routed type carries these kinds (their bot is not installed): nothing to list.
+  const listedEvents = types.length
+    ? await listStripeEvents(
+        ctx.stripe,
+        { since: backfillSince, ...(options.until && { until: options.until }), includeDelivered: true, types },
+        ctx.log
+      )
+    : [];
   if (
     !(await post(
       'backfill',
@@ -270,12 +273,9 @@ export function remainingFindings(report: ReconcileReport): readonly Finding[] {
 
 export function logFixSummary(report: ReconcileReport, log: Logger): void {
   for (const { step, summary } of report.fix?.steps ?? []) {
-    log.info(
-      `reconcile --fix ${step}: ${summary.selected} selected, ${summary.skipped} skipped (posted by the run resumed); ` +
-        `processed ${summary.processed}, ignored ${summary.ignored}, duplicate ${summary.duplicate}, failed ${summary.failed}`
-    );
-    for (const failure of summary.failures.slice(0, 10)) {
-      log.warn(`${step}: ${failure.id} (${failure.type}) failed: ${failure.reason}`);
+    // Without the "was interrupted" line of each step: one says it for the run below.
+    for (const line of summaryLines({ ...summary, interrupted: false }, `reconcile --fix ${step}`)) {
+      log.info(line);
     }
   }
   if (report.fix?.interrupted) {
