@@ -56,7 +56,7 @@ export interface PostOptions {
   readonly concurrency: number;
   readonly log: Logger;
   /** What earlier runs posted (DoneState, or reconcile's per-run state). */
-  readonly state?: Pick<DoneState, 'has' | 'markDone'>;
+  readonly state?: Pick<DoneState, 'has' | 'markDone'> & Partial<Pick<DoneState, 'describe' | 'close'>>;
   /** Post events the state says are done, too. */
   readonly force?: boolean;
   readonly dryRun?: boolean;
@@ -85,7 +85,7 @@ export async function postEvents(events: readonly QueuedEvent[], options: PostOp
     skipped,
     dryRun: options.dryRun ?? false,
   };
-  for (const line of options.state?.describe() ?? []) {
+  for (const line of options.state?.describe?.() ?? []) {
     options.log.info(line);
   }
   if (skipped) {
@@ -127,7 +127,7 @@ export async function postEvents(events: readonly QueuedEvent[], options: PostOp
   progress.finish(snapshot());
   const interrupted = next < todo.length;
   if (!interrupted && counts.failed === 0) {
-    options.state?.close();
+    options.state?.close?.();
   }
   return { ...base, ...counts, interrupted, failures };
 }

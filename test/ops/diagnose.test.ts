@@ -98,7 +98,7 @@ async function archive(
     livemode,
     data: { object: { object: 'invoice' } },
   };
-  const stored = buildArchive(event, JSON.stringify(event), 'in-progress');
+  const stored = buildArchive(event, JSON.stringify(event), { status: 'completed', resources: [] });
   await fake.server.seed<Communication>({
     ...stored,
     status,
