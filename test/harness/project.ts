@@ -2,6 +2,7 @@ import type { WithId } from '@medplum/core';
 import type { Organization, Patient } from '@medplum/fhirtypes';
 import { handler as invoiceHandler } from '../../bots/stripe-invoice';
 import { handler as paymentIntentHandler } from '../../bots/stripe-payment-intent';
+import { handler as paymentRequestHandler } from '../../bots/stripe-payment-request';
 import { handler as routerHandler } from '../../bots/stripe-router';
 import { handler as subscriptionScheduleHandler } from '../../bots/stripe-subscription-schedule';
 import { BOT_NAME, STRIPE_SYSTEM } from '../../src/constants';
@@ -47,6 +48,7 @@ export const SOURCE_BOTS: Record<string, BotHandler> = {
   [BOT_NAME.invoice]: invoiceHandler,
   [BOT_NAME.subscriptionSchedule]: subscriptionScheduleHandler,
   [BOT_NAME.paymentIntent]: paymentIntentHandler,
+  [BOT_NAME.paymentRequest]: paymentRequestHandler,
 };
 
 /**
