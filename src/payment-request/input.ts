@@ -64,7 +64,7 @@ export function parsePaymentRequestInput(input: unknown): PaymentRequestInput {
       `"amount" must be an integer number of minor units (5000 is 50.00 USD), not ${JSON.stringify(amount)}`
     );
   }
-  const currency = text(fields.currency, 'currency', 3);
+  const currency = text(fields.currency, 'currency', 16);
   if (currency !== undefined && !/^[A-Za-z]{3}$/.test(currency)) {
     throw requestError(`"currency" must be a three-letter ISO 4217 code such as "usd", not "${currency}"`);
   }
