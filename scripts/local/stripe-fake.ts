@@ -50,6 +50,8 @@ interface KeyRecord {
 export class StripeFake {
   /** Every request received, in order (faulted ones included). */
   readonly requests: FakeStripeRequest[] = [];
+  /** The status answered to each of `requests` (0: connection dropped), same order. */
+  readonly statuses: number[] = [];
   readonly customers = new Map<
     string,
     { id: string; metadata: Record<string, string>; name?: string; email?: string }
@@ -94,7 +96,13 @@ export class StripeFake {
 
   /** Answers one request, or returns the fault to apply (a dropped connection is the caller's to make). */
   async handle(request: FakeStripeRequest): Promise<FakeStripeResponse | { network: true }> {
-    this.requests.push(request);
+    const index = this.requests.push(request) - 1;
+    const answer = await this.respond(request);
+    this.statuses[index] = 'network' in answer ? 0 : answer.status;
+    return answer;
+  }
+
+  private async respond(request: FakeStripeRequest): Promise<FakeStripeResponse | { network: true }> {
     const faultIndex = this.faults.findIndex((f) => f.times > 0 && f.match(request));
     const fault = faultIndex >= 0 ? this.faults[faultIndex] : undefined;
     if (fault) {

@@ -30,9 +30,13 @@ export function createStripeClient(config: PaymentRequestConfig): Stripe {
 }
 
 /** Whether Stripe answered from its idempotency store (a retry of a request it already served). */
-export function wasReplayed(response: { lastResponse?: { headers?: Record<string, string> } }): boolean {
-  const headers = response.lastResponse?.headers ?? {};
-  return Object.entries(headers).some(
+export function wasReplayed(response: { lastResponse?: unknown }): boolean {
+  // With the fetch client, `lastResponse` is the fetch Response (headers with `get`); else a plain object.
+  const headers = (response.lastResponse as { headers?: unknown } | undefined)?.headers;
+  if (typeof (headers as { get?: unknown } | undefined)?.get === 'function') {
+    return (headers as { get(name: string): string | null }).get('idempotent-replayed') === 'true';
+  }
+  return Object.entries((headers as Record<string, string> | undefined) ?? {}).some(
     ([name, value]) => name.toLowerCase() === 'idempotent-replayed' && value === 'true'
   );
 }
