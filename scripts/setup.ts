@@ -9,7 +9,8 @@ import { runSetup } from './ops/setup';
 import { RUNTIMES, type Runtime } from './ops/setup-plan';
 
 const USAGE = `npm run setup -- [--payee-name "<clinic>"] [--runtime vmcontext|awslambda] [--livemode true|false]
-       [--webhook-secret whsec_…] [--api-version <stripe version>] [--show-secret] [--dry-run] [--config <file>]`;
+       [--webhook-secret whsec_…] [--api-version <stripe version>] [--payment-request-key rk_…]
+       [--show-secret] [--dry-run] [--config <file>]`;
 
 const SETUP_HELP = `
 Provisions a Medplum project for stripe-medplum (idempotent: a second run writes nothing). See docs/deploy.md.
@@ -18,7 +19,7 @@ Environment:
   MEDPLUM_BASE_URL        the Medplum server (default https://api.medplum.com/)
   MEDPLUM_CLIENT_ID       a ClientApplication that is admin of the clinic's project (not super admin)
   MEDPLUM_CLIENT_SECRET   its secret
-  STRIPE_SECRET_KEY       optional: also create or update the Stripe webhook endpoint
+  STRIPE_SECRET_KEY       optional: also create or update the Stripe webhook endpoint (never stored in the project)
 
 Options:
   --payee-name <clinic>   name of the payee Organization (required the first time)
@@ -26,6 +27,8 @@ Options:
   --livemode true|false   STRIPE_LIVEMODE: accept only live or only test events (unset: both)
   --webhook-secret whsec_ store this endpoint signing secret (e.g. after rolling it in the Dashboard)
   --api-version <version> the Stripe API version a new endpoint is pinned to (default: the one the tests cover)
+  --payment-request-key rk_…  store the payment-request bot's Stripe key (a restricted key: Checkout Sessions
+                          and Customers write) as the project secret STRIPE_SECRET_KEY (docs/payment-requests.md)
   --show-secret           print the endpoint URL with the client secret unmasked
   --dry-run               print what would be written, write nothing
   --config <file>         medplum.config.json to read bot names from and write ids to`;
@@ -40,6 +43,7 @@ await runCli('setup', async () => {
         livemode: { type: 'string' },
         'webhook-secret': { type: 'string' },
         'api-version': { type: 'string' },
+        'payment-request-key': { type: 'string' },
         'show-secret': { type: 'boolean' },
         'dry-run': { type: 'boolean' },
         config: { type: 'string' },
@@ -73,6 +77,7 @@ await runCli('setup', async () => {
       ...(values.livemode && { livemode: values.livemode === 'true' }),
       ...(values['webhook-secret'] && { webhookSecret: values['webhook-secret'] }),
       ...(values['api-version'] && { apiVersion: values['api-version'] }),
+      ...(values['payment-request-key'] && { paymentRequestKey: values['payment-request-key'] }),
       ...(values.config && { configPath: values.config }),
     }
   );

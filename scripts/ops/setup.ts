@@ -16,7 +16,15 @@ import type Stripe from 'stripe';
 import { BOT_IDENTIFIER_SYSTEM, BOT_NAME } from '../../src/constants';
 import { SECRET_NAME } from '../../src/config';
 import type { BotEntry } from '../bot-config';
-import { BOT_ACCESS, botAccessPolicy, WEBHOOK_CLIENT_NAME, webhookClientPolicy } from './access-policies';
+import {
+  BOT_ACCESS,
+  botAccessPolicy,
+  paymentRequestCallerPolicy,
+  routerTargets,
+  WEBHOOK_CLIENT_NAME,
+  webhookClientPolicy,
+} from './access-policies';
+import { PAYMENT_REQUEST_SECRET } from '../../src/payment-request/config';
 import { describeError, OpsError, statusOf, type Logger } from './cli';
 import { CONFIG_PATH, readConfigBots, writeBotIds } from './config-file';
 import type { MedplumEnv } from './env';
@@ -57,6 +65,11 @@ export interface SetupOptions {
   readonly configPath?: string;
   /** Stripe API version of a created webhook endpoint. */
   readonly apiVersion?: string;
+  /**
+   * STRIPE_SECRET_KEY of the payment-request bot: a restricted key (`rk_…`) with Checkout Sessions
+   * and Customers write. Only from this option: the operator's own STRIPE_SECRET_KEY is never copied.
+   */
+  readonly paymentRequestKey?: string;
 }
 
 export interface SetupContext {
@@ -111,6 +124,7 @@ class Setup {
     if (this.options.webhookSecret !== undefined && !/^whsec_\S+$/.test(this.options.webhookSecret)) {
       throw new OpsError('--webhook-secret must be a Stripe signing secret (whsec_…)');
     }
+    const paymentRequestKey = this.checkPaymentRequestKey(entries);
 
     const { project } = await this.medplum.get<{ project: { secret?: ProjectSetting[] } }>(
       `admin/projects/${this.projectId}`,
@@ -124,13 +138,17 @@ class Setup {
     );
 
     const botIds: Record<string, string> = {};
-    const targets = entries.filter((e) => e.name !== router.name);
-    for (const entry of targets) {
+    const others = entries.filter((e) => e.name !== router.name);
+    for (const entry of others) {
       botIds[entry.name] = await this.ensureBot(entry, rawBodySupport === true ? 'off' : 'leave', {});
     }
     botIds[router.name] = await this.ensureBot(router, rawBodySupport === false ? 'leave' : 'on', {
-      targetBotIds: targets.map((t) => botIds[t.name] as string),
+      targetBotIds: routerTargets(others.map((e) => e.name)).map((name) => botIds[name] as string),
     });
+    const paymentRequestBotId = botIds[BOT_NAME.paymentRequest];
+    if (paymentRequestBotId) {
+      await this.ensurePolicy(paymentRequestCallerPolicy(paymentRequestBotId));
+    }
     const routerId = botIds[router.name] as string;
     // The ids go into medplum.config.json now, so that `npm run deploy` works even if a later step fails.
     if (this.dry) {
@@ -175,7 +193,15 @@ class Setup {
         ...(this.options.livemode !== undefined
           ? [{ name: SECRET_NAME.livemode, valueBoolean: this.options.livemode }]
           : []),
+        ...(paymentRequestKey ? [{ name: PAYMENT_REQUEST_SECRET.secretKey, valueString: paymentRequestKey }] : []),
       ]);
+      if (paymentRequestBotId && !paymentRequestKey && !secretValue(secrets, PAYMENT_REQUEST_SECRET.secretKey)) {
+        this.log.info(
+          `the ${BOT_NAME.paymentRequest} bot has no Stripe key yet, so it refuses every payment request: create a ` +
+            'restricted key in the Stripe Dashboard (Developers → API keys; Checkout Sessions and Customers: write) and ' +
+            'run `npm run setup -- --payment-request-key rk_…` (docs/payment-requests.md)'
+        );
+      }
     } catch (err) {
       if (!signingSecret) {
         throw err;
@@ -242,6 +268,29 @@ class Setup {
       throw new OpsError(`medplum.config.json has no ${BOT_NAME.router}: Stripe's endpoint is that bot`);
     }
     return router;
+  }
+
+  /** The payment-request bot's key, checked before anything is written (never the operator's STRIPE_SECRET_KEY). */
+  private checkPaymentRequestKey(entries: readonly BotEntry[]): string | undefined {
+    const key = this.options.paymentRequestKey?.trim();
+    if (key === undefined) {
+      return undefined;
+    }
+    if (!entries.some((e) => e.name === BOT_NAME.paymentRequest)) {
+      throw new OpsError(
+        `--payment-request-key is for the ${BOT_NAME.paymentRequest} bot, which medplum.config.json does not list`
+      );
+    }
+    if (!/^(rk|sk)_(test|live)_\S+$/.test(key)) {
+      throw new OpsError('--payment-request-key must be a Stripe restricted key (rk_…) or secret key (sk_…)');
+    }
+    if (key.startsWith('sk_')) {
+      this.warn(
+        '--payment-request-key is a full secret key: a restricted key (rk_…) with only Checkout Sessions and ' +
+          'Customers write is enough, and limits what a leaked key can do'
+      );
+    }
+    return key;
   }
 
   private record(description: string): void {
