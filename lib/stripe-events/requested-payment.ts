@@ -41,7 +41,7 @@ export function buildRequestedSession(
   shape: FixtureShape = 'openapi'
 ): Record<string, unknown> {
   const base = loadStripeFixture<Record<string, unknown>>(shape, 'checkout.session');
-  return {
+  const built = {
     ...base,
     id: session.id,
     url: session.status === 'open' ? `https://checkout.stripe.com/c/pay/${session.id}` : null,
@@ -74,7 +74,14 @@ export function buildRequestedSession(
     adaptive_pricing: { enabled: false },
     managed_payments: { enabled: false },
   };
+  // Fields of newer API versions stay out of an older shape that lacks them.
+  return Object.fromEntries(
+    Object.entries(built).filter(([key]) => key in base || NEWER_FIELDS_KEPT.has(key))
+  ) as Record<string, unknown>;
 }
+
+/** Fields every shape of a session has, whether or not the fixture lists them. */
+const NEWER_FIELDS_KEPT = new Set(['id', 'url', 'customer', 'metadata', 'status', 'payment_intent']);
 
 /**
  * What Stripe sends when the patient pays a requested session: `checkout.session.completed` (the

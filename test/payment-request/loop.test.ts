@@ -11,15 +11,22 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { STRIPE_SYSTEM } from '../../src/constants';
 import { paidSessionEvents } from '../../lib/stripe-events/requested-payment';
 import type { StripeEvent } from '../../src/stripe/types';
+import type { FixtureShape } from '../../lib/stripe-events/fixtures';
 import { createRequestProject, seedInvoice, useStripeFake, type RequestProject } from './helpers';
 
 const stripe = useStripeFake({ beforeAll, afterAll, beforeEach });
 
 /** The patient pays the session in the fake Stripe; Stripe then sends its two events, signed. */
-async function payAndDeliver(project: RequestProject, sessionId: string, order: 'completed-first' | 'succeeded-first') {
+async function payAndDeliver(
+  project: RequestProject,
+  sessionId: string,
+  order: 'completed-first' | 'succeeded-first',
+  shape: FixtureShape
+) {
   const paid = stripe.current.pay(sessionId);
   const at = Math.floor(Date.now() / 1000);
-  const { completed, succeeded } = paidSessionEvents(paid, paid.paymentIntentMetadata, at);
+  // Both payload shapes: Stripe's fixtures of the current API and of the one before 2025-03-31.
+  const { completed, succeeded } = paidSessionEvents(paid, paid.paymentIntentMetadata, at, shape);
   const events: StripeEvent[] = order === 'completed-first' ? [completed, succeeded] : [succeeded, completed];
   for (const event of events) {
     const response = await project.deliver(event);
@@ -29,12 +36,15 @@ async function payAndDeliver(project: RequestProject, sessionId: string, order: 
 }
 
 describe('request → pay → the Patient’s balanced Invoice and its payment', () => {
-  it.each(['completed-first', 'succeeded-first'] as const)(
-    'an amount request: one session Invoice, balanced, and a PaymentNotice pointing at it (%s)',
-    async (order) => {
+  it.each([
+    { order: 'completed-first', shape: 'openapi' },
+    { order: 'succeeded-first', shape: 'openapi-2025-02-24.acacia' },
+  ] as const)(
+    'an amount request: one session Invoice, balanced, and a PaymentNotice pointing at it ($order, $shape)',
+    async ({ order, shape }) => {
       const project = await createRequestProject();
       const result = await project.requestOk({ patient: `Patient/${project.patient.id}`, amount: 6400 });
-      await payAndDeliver(project, result.sessionId, order);
+      await payAndDeliver(project, result.sessionId, order, shape);
 
       const invoices = await project.server.all<Invoice>('Invoice');
       expect(invoices).toHaveLength(1);
@@ -51,22 +61,25 @@ describe('request → pay → the Patient’s balanced Invoice and its payment',
     }
   );
 
-  it('an Invoice request: THAT Invoice balanced, no second Invoice, the notice pointing at it', async () => {
-    const project = await createRequestProject();
-    const invoice = await seedInvoice(project, project.patient.id, { value: 150, currency: 'USD' });
-    const result = await project.requestOk({
-      patient: `Patient/${project.patient.id}`,
-      invoice: `Invoice/${invoice.id}`,
-    });
-    await payAndDeliver(project, result.sessionId, 'completed-first');
+  it.each(['openapi', 'openapi-2025-02-24.acacia'] as const)(
+    'an Invoice request: THAT Invoice balanced, no second Invoice, the notice pointing at it (%s)',
+    async (shape) => {
+      const project = await createRequestProject();
+      const invoice = await seedInvoice(project, project.patient.id, { value: 150, currency: 'USD' });
+      const result = await project.requestOk({
+        patient: `Patient/${project.patient.id}`,
+        invoice: `Invoice/${invoice.id}`,
+      });
+      await payAndDeliver(project, result.sessionId, 'completed-first', shape);
 
-    const invoices = await project.server.all<Invoice>('Invoice');
-    expect(invoices.map((i) => i.id)).toEqual([invoice.id]);
-    expect(invoices[0]?.status).toBe('balanced');
-    expect(invoices[0]?.subject).toEqual({ reference: `Patient/${project.patient.id}` });
+      const invoices = await project.server.all<Invoice>('Invoice');
+      expect(invoices.map((i) => i.id)).toEqual([invoice.id]);
+      expect(invoices[0]?.status).toBe('balanced');
+      expect(invoices[0]?.subject).toEqual({ reference: `Patient/${project.patient.id}` });
 
-    const notices = await project.server.all<PaymentNotice>('PaymentNotice');
-    expect(notices).toHaveLength(1);
-    expect(notices[0]?.request).toEqual({ reference: `Invoice/${invoice.id}` });
-  });
+      const notices = await project.server.all<PaymentNotice>('PaymentNotice');
+      expect(notices).toHaveLength(1);
+      expect(notices[0]?.request).toEqual({ reference: `Invoice/${invoice.id}` });
+    }
+  );
 });
