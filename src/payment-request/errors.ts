@@ -7,13 +7,12 @@ export function requestError(message: string): OperationOutcomeError {
 }
 
 /** A failure with its own HTTP status (404, 409, 429, 500…), its text as given. */
-export function failure(status: 404 | 409 | 429 | 500 | 502, text: string): OperationOutcomeError {
+export function failure(status: 404 | 409 | 429 | 500, text: string): OperationOutcomeError {
   const ids: Record<number, { id?: string; code: 'not-found' | 'conflict' | 'throttled' | 'exception' }> = {
     404: { id: 'not-found', code: 'not-found' },
     409: { id: 'conflict', code: 'conflict' },
     429: { id: 'too-many-requests', code: 'throttled' },
     500: { code: 'exception' },
-    502: { code: 'exception' },
   };
   const { id, code } = ids[status] ?? { code: 'exception' };
   const outcome: OperationOutcome = {

@@ -36,7 +36,9 @@ const MAX_TEXT = 250;
  * units) with an optional `currency`; optional `description`, `requestId`, `successUrl` and
  * `cancelUrl`. Money rules that also apply to an Invoice's total are checked by `checkCharge`.
  */
-export function parsePaymentRequestInput(input: unknown): PaymentRequestInput {
+export function parsePaymentRequestInput(given: unknown): PaymentRequestInput {
+  // A JSON text (sent as text/plain, e.g. pasted in a form) is read as the object it holds.
+  const input = typeof given === 'string' ? parseJson(given) : given;
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     throw requestError(
       'the input must be a JSON object such as {"patient": "Patient/123", "amount": 5000, "currency": "usd"}'
@@ -122,4 +124,12 @@ function url(value: unknown, field: string): string | undefined {
     throw requestError(`"${field}" must be an absolute http(s) URL, not "${given}"`);
   }
   return given;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
 }

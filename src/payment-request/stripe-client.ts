@@ -93,7 +93,7 @@ export function describeStripeError(err: unknown, what: string, secretKey: strin
   const status = e.statusCode;
   if (e.type === 'StripeConnectionError' || status === undefined) {
     return failure(
-      502,
+      500,
       `Stripe could not be reached while ${what} (network error: ${said}). Retry the same request: ` +
         'its idempotency key makes Stripe answer it once'
     );
@@ -120,7 +120,7 @@ export function describeStripeError(err: unknown, what: string, secretKey: strin
     );
   }
   if (status >= 500) {
-    return failure(502, `Stripe failed while ${what} (${status}: ${said}); retry the same request${ref}`);
+    return failure(500, `Stripe failed while ${what} (${status}: ${said}); retry the same request${ref}`);
   }
   return requestError(`Stripe refused ${what} (${status}${e.code ? ` ${e.code}` : ''}: ${said})${ref}`);
 }

@@ -134,6 +134,16 @@ describe('an amount request', () => {
   });
 });
 
+describe('the input as text', () => {
+  it('reads a JSON text sent as text/plain (a form that posts what was pasted)', async () => {
+    const project = await createRequestProject();
+    const body = JSON.stringify({ patient: `Patient/${project.patient.id}`, amount: 5000 });
+    const response = await project.server.execute(BOT_NAME.paymentRequest, body, { contentType: 'text/plain' });
+    expect(response.status, JSON.stringify(response.body)).toBe(200);
+    expect(stripe.current.sessions.size).toBe(1);
+  });
+});
+
 describe('an Invoice request', () => {
   it('charges the issued Invoice total, with medplum_invoice_id in both metadata, line texts withheld', async () => {
     const project = await createRequestProject();
