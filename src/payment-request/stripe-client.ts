@@ -105,11 +105,18 @@ export function describeStripeError(err: unknown, what: string, secretKey: strin
       `Stripe is rate limiting this account (429) while ${what}${after !== undefined ? `: retry after ${after} s` : ''}${ref}`
     );
   }
-  if (e.type === 'StripeIdempotencyError' || e.code === 'idempotency_key_in_use') {
+  if (e.code === 'idempotency_key_in_use' || (status === 409 && e.type === 'StripeIdempotencyError')) {
     return failure(
       409,
-      `Stripe refused the idempotency key while ${what}: this request was already sent with other parameters, or ` +
-        `is still running (${said}). To request another payment, send a new requestId${ref}`
+      `Stripe is still answering the first try of this request while ${what} (${said}): retry the same request in ` +
+        `a few seconds; it gets the same answer${ref}`
+    );
+  }
+  if (e.type === 'StripeIdempotencyError') {
+    return failure(
+      409,
+      `Stripe refused the idempotency key while ${what}: this request was already sent with other parameters ` +
+        `(${said}). To request another payment, send a new requestId${ref}`
     );
   }
   if (status === 401 || status === 403) {

@@ -121,6 +121,30 @@ describe('Stripe errors become clear errors that never show the key', () => {
     );
   });
 
+  it('a key still in flight after the retries (409): retry the same request, not a new requestId', async () => {
+    stripe.current.injectFault(
+      {
+        kind: 'http',
+        status: 409,
+        body: {
+          error: {
+            type: 'idempotency_error',
+            code: 'idempotency_key_in_use',
+            message: 'There is currently another in-progress request using this Idempotent Key',
+          },
+        },
+      },
+      isSession,
+      10
+    );
+    const response = await request();
+    expect(response.status).toBe(409);
+    expect(outcomeText(response.body)).toMatch(
+      /still answering the first try .* retry the same request in a few seconds/
+    );
+    expect(stripe.current.requests.filter(isSession)).toHaveLength(3);
+  });
+
   it('Stripe failing (500 every time): retried, then a clear error', async () => {
     stripe.current.injectFault(
       { kind: 'http', status: 500, body: { error: { type: 'api_error', message: 'Something went wrong' } } },
