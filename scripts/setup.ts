@@ -11,6 +11,7 @@ import { setupReport } from './ops/setup-report';
 
 const USAGE = `npm run setup -- [--payee-name "<clinic>"] [--runtime vmcontext|awslambda] [--livemode true|false]
        [--webhook-secret whsec_…] [--audit-events on-error|always] [--api-version <stripe version>]
+       [--payment-request-key rk_…]
        [--show-secret] [--dry-run] [--config <file>]`;
 
 const SETUP_HELP = `
@@ -25,7 +26,7 @@ Environment:
   MEDPLUM_BASE_URL        the Medplum server (default https://api.medplum.com/)
   MEDPLUM_CLIENT_ID       a ClientApplication that is admin of the clinic's project (not super admin)
   MEDPLUM_CLIENT_SECRET   its secret
-  STRIPE_SECRET_KEY       optional: also create or update the Stripe webhook endpoint
+  STRIPE_SECRET_KEY       optional: also create or update the Stripe webhook endpoint (never stored in the project)
 
 Options:
   --payee-name <clinic>   name of the payee Organization (required the first time)
@@ -35,6 +36,8 @@ Options:
   --audit-events <when>   Bot.auditEventTrigger of the target bots: on-error (default; the archive records
                           every event) or always (an AuditEvent per bot run). The router keeps always.
   --api-version <version> the Stripe API version a new endpoint is pinned to (default: the one the tests cover)
+  --payment-request-key rk_…  store the payment-request bot's Stripe key (a restricted key: Checkout Sessions
+                          and Customers write) as the project secret STRIPE_SECRET_KEY (docs/payment-requests.md)
   --show-secret           print the endpoint URL with the client secret unmasked
   --dry-run               print what would be written (and what a real run needs), write nothing
   --config <file>         medplum.config.json to read bot names from and write ids to`;
@@ -50,6 +53,7 @@ await runCli('setup', async () => {
         'webhook-secret': { type: 'string' },
         'audit-events': { type: 'string' },
         'api-version': { type: 'string' },
+        'payment-request-key': { type: 'string' },
         'show-secret': { type: 'boolean' },
         'dry-run': { type: 'boolean' },
         config: { type: 'string' },
@@ -88,6 +92,7 @@ await runCli('setup', async () => {
       ...(values['webhook-secret'] && { webhookSecret: values['webhook-secret'] }),
       ...(auditEvents && { auditEvents: auditEvents as AuditEventTrigger }),
       ...(values['api-version'] && { apiVersion: values['api-version'] }),
+      ...(values['payment-request-key'] && { paymentRequestKey: values['payment-request-key'] }),
       ...(values.config && { configPath: values.config }),
     }
   );

@@ -8,6 +8,7 @@
 import { resolve } from 'node:path';
 import { parseStartArgs, START_USAGE } from './local/args';
 import { startLocalServer } from './local/server';
+import { BOT_NAME } from '../src/constants';
 
 async function main(): Promise<void> {
   let args;
@@ -28,6 +29,10 @@ async function main(): Promise<void> {
     dataPath,
     webhookSecret,
     livemode: process.env.STRIPE_LIVEMODE?.trim() || undefined,
+    paymentRequest: {
+      secretKey: process.env.STRIPE_SECRET_KEY?.trim() || undefined,
+      apiUrl: process.env.STRIPE_API_URL?.trim() || undefined,
+    },
     rawBody: args.rawBody,
     verbose: args.verbose,
   });
@@ -57,6 +62,16 @@ async function main(): Promise<void> {
   out();
   out('Forward Stripe events here:');
   out(`  stripe listen --forward-to '${server.routerUrl}'`);
+  const paymentRequestBot = server.bots.find((b) => b.name === BOT_NAME.paymentRequest);
+  if (paymentRequestBot) {
+    out(
+      'Request a payment (needs STRIPE_SECRET_KEY, a test key, and optionally STRIPE_API_URL; docs/payment-requests.md):'
+    );
+    out(
+      `  curl -s -X POST '${server.baseUrl}/fhir/R4/Bot/${paymentRequestBot.id}/$execute' -H 'content-type: application/json' \\`
+    );
+    out(`    -d '{"patient": "Patient/<id>", "amount": 5000, "currency": "usd"}'`);
+  }
   out(`Read what they produced:`);
   out(`  curl -s '${server.baseUrl}/fhir/R4/Invoice?_count=10'`);
   out();

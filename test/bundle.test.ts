@@ -1,9 +1,9 @@
 import { OperationOutcomeError, type BotEvent } from '@medplum/core';
-import type { Communication, Invoice } from '@medplum/fhirtypes';
+import type { Communication, Invoice, Patient } from '@medplum/fhirtypes';
 import { build } from 'esbuild';
 import { resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BUNDLE_FOOTER, EXTERNAL_PACKAGES } from '../scripts/build';
+import { botBuildOptions, BUNDLE_FOOTER, STRIPE_RUNTIME_BOTS } from '../scripts/build';
 import { PROJECT_ROOT } from '../scripts/bot-config';
 import { BOT_NAME, STRIPE_SYSTEM } from '../src/constants';
 import {
@@ -25,6 +25,7 @@ import {
 import { loadStripeFixture, type FixtureShape } from '../lib/stripe-events/fixtures';
 import { createTestProject, OPERATOR, WEBHOOK_SECRET } from './harness/project';
 import { invoiceLifecycleEvents, wrapEvent, type InvoiceLifecycle } from '../lib/stripe-events/events';
+import { startStripeFake } from '../scripts/local/stripe-fake';
 
 // Whatever medplum.config.json lists now: bots added by others are covered without editing this file.
 const bundles = readBuiltBundles();
@@ -44,20 +45,13 @@ afterAll(() => {
 
 /** Builds a bot as scripts/build.ts does, in memory, with the footer given (none: no footer). */
 async function buildInMemory(bundle: BuiltBundle, footer?: string) {
+  const { footer: _footer, ...options } = botBuildOptions(bundle.entry);
   const result = await build({
-    absWorkingDir: PROJECT_ROOT,
-    entryPoints: [resolve(PROJECT_ROOT, bundle.entry.source)],
+    ...options,
     outfile: resolve(LAMBDA_CACHE_DIR, 'in-memory', bundle.entry.dist),
     write: false,
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node20',
-    external: EXTERNAL_PACKAGES,
     ...(footer !== undefined && { footer: { js: footer } }),
-    metafile: true,
     logLevel: 'silent',
-    legalComments: 'none',
   });
   const file = result.outputFiles[0];
   if (!file) {
@@ -139,10 +133,24 @@ describe('medplum.config.json', () => {
 });
 
 describe.each(bundles)('bundle $entry.name ($entry.dist)', (bundle) => {
-  it('carries no stripe runtime', () => {
+  // Only the payment-request bot (called by staff, not on the webhook path) carries the stripe
+  // runtime, inlined and minified; the webhook-path bots carry none of it.
+  const withStripe = STRIPE_RUNTIME_BOTS.has(bundle.entry.name);
+
+  it(withStripe ? 'carries the stripe runtime inlined, within 300 KB' : 'carries no stripe runtime', () => {
     expect(bundle.code).not.toMatch(/require\(["']stripe(\/[^"']*)?["']\)/);
-    for (const marker of ['StripeResource', 'api.stripe.com', 'NodeBindings']) {
-      expect(bundle.code, marker).not.toContain(marker);
+    for (const marker of ['api.stripe.com', 'Stripe-Version', 'Idempotency-Key', 'NodeBindings']) {
+      if (withStripe) {
+        expect(bundle.code, marker).toContain(marker);
+      } else {
+        expect(bundle.code, marker).not.toContain(marker);
+      }
+    }
+    if (withStripe) {
+      expect(Buffer.byteLength(bundle.code)).toBeLessThanOrEqual(300 * 1024);
+      // The SDK's globals come from node: modules (the vmcontext sandbox has none of them).
+      expect(bundle.code).toContain('require("node:process")');
+      expect(bundle.code).toContain('require("node:timers")');
     }
   });
 
@@ -165,9 +173,8 @@ describe.each(bundles)('bundle $entry.name ($entry.dist)', (bundle) => {
     const noSemicolon = await buildInMemory(bundle, BUNDLE_FOOTER.replace(/;$/, ''));
     // The three builds are the build script's, differing only in the footer.
     expect(withFooter.code.trimEnd().endsWith(BUNDLE_FOOTER)).toBe(true);
-    expect(withFooter.inputs.some((input) => /node_modules[\\/](stripe|@medplum[\\/]core)[\\/]/.test(input))).toBe(
-      false
-    );
+    expect(withFooter.inputs.some((input) => /node_modules[\\/]@medplum[\\/]core[\\/]/.test(input))).toBe(false);
+    expect(withFooter.inputs.some((input) => /node_modules[\\/]stripe[\\/]/.test(input))).toBe(withStripe);
     expect(vmContextHandlerType(withFooter.code, bundle.path)).toBe('function');
     expect(vmContextHandlerType(noFooter.code, bundle.path)).toBe('undefined');
 
@@ -266,4 +273,44 @@ describe.each(RUNTIMES)('built bundles under %s, end to end', (runtime) => {
       }
     }
   );
+});
+
+describe.each(RUNTIMES)('the payment-request bundle under %s, against a loopback fake Stripe', (runtime) => {
+  it('creates the customer and one session, answers a retry with the same session, and logs no key', async () => {
+    const bundle = bundles.find((b) => b.entry.name === BOT_NAME.paymentRequest);
+    expect(bundle, 'medplum.config.json lists stripe-payment-request').toBeDefined();
+    const bot = load(runtime, bundle as BuiltBundle);
+    const stripe = await startStripeFake();
+    try {
+      const project = await createTestProject({ bots: { [BOT_NAME.paymentRequest]: bot.handler } });
+      const key = 'rk_test_BundleTestKey0123456789';
+      project.server.setSecret('STRIPE_SECRET_KEY', key);
+      project.server.setSecret('STRIPE_API_URL', stripe.origin);
+      const patient = await project.server.seed<Patient>({ resourceType: 'Patient', name: [{ family: 'Flanders' }] });
+      const input = JSON.stringify({ patient: `Patient/${patient.id}`, amount: 4200, currency: 'eur' });
+
+      const first = await project.server.execute(BOT_NAME.paymentRequest, input, { requester: OPERATOR });
+      expect(first.status, JSON.stringify(first.body)).toBe(200);
+      const second = await project.server.execute(BOT_NAME.paymentRequest, input, { requester: OPERATOR });
+      expect(second.body).toEqual(first.body);
+      expect(bot.calls()).toBe(2);
+
+      const result = first.body as { sessionId: string; customer: string; url: string };
+      expect([...stripe.fake.sessions.keys()]).toEqual([result.sessionId]);
+      expect(stripe.fake.sessions.get(result.sessionId)).toMatchObject({ amount: 4200, currency: 'eur' });
+      expect([...stripe.fake.customers.keys()]).toEqual([result.customer]);
+      const stored = await project.server.repo.readResource<Patient>('Patient', patient.id);
+      expect(stored.identifier).toEqual([
+        expect.objectContaining({ system: STRIPE_SYSTEM.customer, value: result.customer }),
+      ]);
+      for (const line of bot.logs) {
+        expect(line).not.toContain(key);
+      }
+      if (runtime === 'vmcontext') {
+        expect(bot.logs.join('\n')).toContain(result.sessionId);
+      }
+    } finally {
+      await stripe.close();
+    }
+  });
 });

@@ -26,6 +26,8 @@ Stripe's webhook posts like Medplum's Bot/$execute, on http://127.0.0.1:<port>.
 Environment:
   STRIPE_WEBHOOK_SECRET  the signing secret \`stripe listen\` prints (whsec_…); required for signed events
   STRIPE_LIVEMODE        true/false: accept only live or test events (default: both)
+  STRIPE_SECRET_KEY      the payment-request bot's Stripe key (a test key: rk_test_… or sk_test_…)
+  STRIPE_API_URL         optional origin of stripe-mock or a fake Stripe (e.g. http://localhost:12111)
   PORT                   port, when --port is not given
 `;
 

@@ -6,6 +6,7 @@ import { Operator } from '@medplum/core';
 import { signatureHeader, stripeBody } from '../../lib/stripe-events/signature';
 import type { StripeEvent, StripeObject } from '../../src/stripe/types';
 import type { DemoStream } from './demo-stream';
+import { requestDemoPayment } from './demo-payment-request';
 import { startLocalServer, type EventLine, type LocalServer } from './server';
 import { archiveSummary, formatTable, resourceRow, shortId, TABLE_TYPES } from './table';
 
@@ -105,6 +106,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     if (options.dataPath) {
       out(`Kept in ${options.dataPath}: \`npm start -- --data ${options.dataPath}\` serves it.`);
     }
+    await requestDemoPayment(server, stream.patients, out);
     return { deliveries, resources, exitCode: failed.length ? 1 : 0 };
   } finally {
     await server.close();

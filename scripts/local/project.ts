@@ -3,6 +3,7 @@ import type { Organization, Practitioner, Resource } from '@medplum/fhirtypes';
 import type { EmbeddedFhirServer } from '../../lib/embedded/fhir-server';
 import { NAMESPACE } from '../../src/constants';
 import { SECRET_NAME } from '../../src/config';
+import { PAYMENT_REQUEST_SECRET } from '../../src/payment-request/config';
 
 /** Identifier system of what the local server creates for itself (payee, operator). */
 export const LOCAL_SYSTEM = `${NAMESPACE}:local`;
@@ -20,6 +21,8 @@ export interface LocalSecrets {
   readonly webhookSecret?: string;
   /** `STRIPE_LIVEMODE`: unset accepts both modes. */
   readonly livemode?: string;
+  /** The payment-request bot's key and, for stripe-mock or a fake, the API origin (not stored either). */
+  readonly paymentRequest?: { readonly secretKey?: string; readonly apiUrl?: string };
 }
 
 /**
@@ -43,6 +46,8 @@ export async function ensureLocalProject(server: EmbeddedFhirServer, secrets: Lo
   server.setSecret(SECRET_NAME.payee, `Organization/${payee.resource.id}`);
   server.setSecret(SECRET_NAME.operators, `Practitioner/${operator.resource.id}`);
   server.setSecret(SECRET_NAME.livemode, secrets.livemode || undefined);
+  server.setSecret(PAYMENT_REQUEST_SECRET.secretKey, secrets.paymentRequest?.secretKey || undefined);
+  server.setSecret(PAYMENT_REQUEST_SECRET.apiUrl, secrets.paymentRequest?.apiUrl || undefined);
   return { payee: payee.resource, operator: operator.resource, created: payee.created || operator.created };
 }
 

@@ -7,8 +7,9 @@ import { EmbeddedFhirServer, type BotRegistration } from '../../lib/embedded/fhi
 import { loadStore, StoreSaver } from '../../lib/embedded/store-file';
 import { BOT_IDENTIFIER_SYSTEM, BOT_NAME } from '../../src/constants';
 import type { RouterResult } from '../../src/router/router';
+import { STAFF_CALLED_BOTS } from '../ops/access-policies';
 import { loadConfiguredBots } from './bots';
-import { ensureLocalProject, type LocalProject } from './project';
+import { ensureLocalProject, type LocalProject, type LocalSecrets } from './project';
 
 export const DEFAULT_PORT = 8103;
 export const DEFAULT_HOST = '127.0.0.1';
@@ -28,6 +29,8 @@ export interface LocalServerOptions {
   readonly webhookSecret?: string;
   /** `STRIPE_LIVEMODE` (`true`/`false`); unset accepts both modes. */
   readonly livemode?: string;
+  /** The payment-request bot's `STRIPE_SECRET_KEY` and `STRIPE_API_URL` (see docs/payment-requests.md). */
+  readonly paymentRequest?: LocalSecrets['paymentRequest'];
   /**
    * Hand the router the raw body (Medplum ≥ 5.2 with `Bot.rawBody`) instead of parsed JSON (Medplum
    * 5.1, the default): the signature is then checked over the exact bytes Stripe sent.
@@ -102,6 +105,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
   const project = await ensureLocalProject(embedded, {
     webhookSecret: options.webhookSecret,
     livemode: options.livemode,
+    paymentRequest: options.paymentRequest,
   });
   const saver = options.dataPath ? new StoreSaver(embedded.repo, options.dataPath) : undefined;
   await saver?.save();
@@ -141,6 +145,9 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
         const other = embedded
           .registeredBots()
           .find((b) => b.id === id || `${BOT_IDENTIFIER_SYSTEM}|${b.name}` === identifier);
+        if (other && STAFF_CALLED_BOTS.has(other.name)) {
+          return executeStaffBot(req, res, other);
+        }
         const what = other ? `${other.name} is reached through the router` : 'no such bot';
         return sendJson(
           res,
@@ -193,6 +200,31 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
           `(or ${routerIdentifierUrl}); read resources with GET ${base}/fhir/R4/<Type>?…`
       )
     );
+  }
+
+  /**
+   * A bot that staff call (the payment-request bot), run as the local operator: `npm start` has no
+   * logins, so whoever reaches the loopback port counts as staff.
+   */
+  async function executeStaffBot(req: IncomingMessage, res: ServerResponse, bot: BotRegistration): Promise<void> {
+    const body = await readBody(req);
+    if (body === undefined) {
+      return sendJson(res, 413, outcome('too-long', `The body is larger than ${MAX_BODY_BYTES} bytes`));
+    }
+    const contentType = req.headers['content-type'] ?? 'application/json';
+    const response = await botLogs.run({ quiet }, () =>
+      embedded.serve(
+        `Bot/${bot.id}/$execute`,
+        { method: 'POST', body, headers: { 'content-type': contentType } },
+        `Practitioner/${project.operator.id}`
+      )
+    );
+    const answer = (await response.json()) as unknown;
+    await saver?.save();
+    const time = new Date().toISOString().slice(11, 19);
+    const said = response.status === 200 ? (answer as { sessionId?: string }).sessionId : outcomeText(answer);
+    log(`${time} ${bot.name} → ${response.status} → ${firstSentence(said ?? '')}`);
+    return sendJson(res, response.status, answer);
   }
 
   async function executeRouter(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {

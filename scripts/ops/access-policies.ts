@@ -54,7 +54,35 @@ export const BOT_ACCESS: Readonly<Record<string, readonly PolicyRule[]>> = {
     { resourceType: 'PaymentNotice', interaction: [...LOOKUP, 'update'] },
     { resourceType: 'PaymentReconciliation', interaction: [...LOOKUP, 'update'] },
   ],
+  // Patient update only to add the Stripe customer identifier: a policy cannot narrow it to that
+  // field, so test/payment-request/request.test.ts asserts that nothing else of the Patient changes.
+  [BOT_NAME.paymentRequest]: [
+    { resourceType: 'Patient', interaction: [...LOOKUP, 'update'] },
+    { resourceType: 'Invoice', interaction: LOOKUP },
+  ],
 };
+
+/** Bots that staff or apps call with `$execute`, never the router: left out of the router's Bot rule. */
+export const STAFF_CALLED_BOTS: ReadonlySet<string> = new Set([BOT_NAME.paymentRequest]);
+
+/** The bots of `names` the router may run (its targets): every one but itself and the staff-called ones. */
+export function routerTargets(names: readonly string[]): string[] {
+  return names.filter((name) => name !== BOT_NAME.router && !STAFF_CALLED_BOTS.has(name));
+}
+
+export const PAYMENT_REQUEST_CALLER_POLICY_NAME = policyName('request payments');
+
+/**
+ * For staff and apps allowed to request payments: run the payment-request bot (`$execute` reads the
+ * Bot), and nothing else. Added to a membership's `access` list beside its own policy.
+ */
+export function paymentRequestCallerPolicy(paymentRequestBotId: string): AccessPolicy {
+  return {
+    resourceType: 'AccessPolicy',
+    name: PAYMENT_REQUEST_CALLER_POLICY_NAME,
+    resource: [{ resourceType: 'Bot', interaction: ['read'], criteria: `Bot?_id=${paymentRequestBotId}` }],
+  };
+}
 
 /** The ClientApplication whose credentials Stripe's endpoint URL carries. */
 export const WEBHOOK_CLIENT_NAME = 'stripe-medplum: Stripe webhook';

@@ -274,7 +274,7 @@ export class MedplumSetup {
     }
   }
 
-  private async ensurePolicy(desired: AccessPolicy): Promise<string> {
+  async ensurePolicy(desired: AccessPolicy): Promise<string> {
     const name = desired.name as string;
     const found = (await this.medplum.searchResources('AccessPolicy', { name, _count: '100' })).filter(
       (p) => p.name === name

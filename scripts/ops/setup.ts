@@ -11,7 +11,8 @@ import type Stripe from 'stripe';
 import { BOT_NAME } from '../../src/constants';
 import { SECRET_NAME } from '../../src/config';
 import type { BotEntry } from '../bot-config';
-import { BOT_ACCESS } from './access-policies';
+import { BOT_ACCESS, paymentRequestCallerPolicy, routerTargets } from './access-policies';
+import { PAYMENT_REQUEST_SECRET } from '../../src/payment-request/config';
 import { describeError, OpsError, type Logger } from './cli';
 import { CONFIG_PATH, readConfigBots, writeBotIds } from './config-file';
 import type { MedplumEnv } from './env';
@@ -46,6 +47,11 @@ export interface SetupOptions {
   readonly configPath?: string;
   /** Stripe API version of a created webhook endpoint. */
   readonly apiVersion?: string;
+  /**
+   * STRIPE_SECRET_KEY of the payment-request bot: a restricted key (`rk_…`) with Checkout Sessions
+   * and Customers write. Only from this option: the operator's own STRIPE_SECRET_KEY is never copied.
+   */
+  readonly paymentRequestKey?: string;
 }
 
 export interface SetupContext {
@@ -91,7 +97,9 @@ export async function runSetup(ctx: SetupContext, options: SetupOptions = {}): P
 interface Preflight {
   readonly configPath: string;
   readonly router: BotEntry;
+  /** Every bot but the router (its dispatch targets and the staff-called ones). */
   readonly targets: readonly BotEntry[];
+  readonly paymentRequestKey?: string;
   readonly secrets: readonly ProjectSetting[];
   readonly payee: WithId<Organization> | undefined;
   readonly routerBot: WithId<BotWithRawBody> | undefined;
@@ -123,6 +131,7 @@ async function preflight(
   if (options.webhookSecret !== undefined && !/^whsec_\S+$/.test(options.webhookSecret)) {
     throw new OpsError('--webhook-secret must be a Stripe signing secret (whsec_…)');
   }
+  const paymentRequestKey = checkPaymentRequestKey(options, entries, journal);
 
   const unfinished: string[] = [];
   const secrets = await medplum.readSecrets();
@@ -166,6 +175,7 @@ async function preflight(
     configPath,
     router,
     targets: entries.filter((e) => e.name !== router.name),
+    ...(paymentRequestKey && { paymentRequestKey }),
     secrets,
     payee,
     routerBot,
@@ -199,9 +209,13 @@ async function apply(
   const routerId = await medplum.ensureBot(plan.router, plan.routerBot, {
     rawBody: rawBodySupport === false ? 'leave' : 'on',
     auditEventTrigger: auditEventTriggerOf(plan.router.name, options.auditEvents),
-    targetBotIds: plan.targets.map((t) => botIds[t.name] as string),
+    targetBotIds: routerTargets(plan.targets.map((t) => t.name)).map((name) => botIds[name] as string),
   });
   botIds[plan.router.name] = routerId;
+  const paymentRequestBotId = botIds[BOT_NAME.paymentRequest];
+  if (paymentRequestBotId) {
+    await medplum.ensurePolicy(paymentRequestCallerPolicy(paymentRequestBotId));
+  }
   // The ids go into medplum.config.json now, so that `npm run deploy` works even if a later step fails.
   if (journal.dry) {
     ctx.log.info(`(dry run: ${plan.configPath} left as it is)`);
@@ -249,7 +263,21 @@ async function apply(
       },
       ...(webhookSecret ? [{ name: SECRET_NAME.webhookSecret, valueString: webhookSecret }] : []),
       ...(options.livemode !== undefined ? [{ name: SECRET_NAME.livemode, valueBoolean: options.livemode }] : []),
+      ...(plan.paymentRequestKey
+        ? [{ name: PAYMENT_REQUEST_SECRET.secretKey, valueString: plan.paymentRequestKey }]
+        : []),
     ]);
+    if (
+      paymentRequestBotId &&
+      !plan.paymentRequestKey &&
+      !secretValue(plan.secrets, PAYMENT_REQUEST_SECRET.secretKey)
+    ) {
+      ctx.log.info(
+        `the ${BOT_NAME.paymentRequest} bot has no Stripe key yet, so it refuses every payment request: create a ` +
+          'restricted key in the Stripe Dashboard (Developers → API keys; Checkout Sessions and Customers: write) and ' +
+          'run `npm run setup -- --payment-request-key rk_…` (docs/payment-requests.md)'
+      );
+    }
   } catch (err) {
     if (!signingSecret) {
       throw err;
@@ -312,4 +340,31 @@ function missingSigningSecret(url: string, endpointId: string | undefined, withS
       ? '.'
       : ', or set STRIPE_SECRET_KEY and run setup again, which creates the endpoint and stores its secret.')
   );
+}
+
+/** The payment-request bot's key, checked before anything is written (never the operator's STRIPE_SECRET_KEY). */
+function checkPaymentRequestKey(
+  options: SetupOptions,
+  entries: readonly BotEntry[],
+  journal: SetupJournal
+): string | undefined {
+  const key = options.paymentRequestKey?.trim();
+  if (key === undefined) {
+    return undefined;
+  }
+  if (!entries.some((e) => e.name === BOT_NAME.paymentRequest)) {
+    throw new OpsError(
+      `--payment-request-key is for the ${BOT_NAME.paymentRequest} bot, which medplum.config.json does not list`
+    );
+  }
+  if (!/^(rk|sk)_(test|live)_\S+$/.test(key)) {
+    throw new OpsError('--payment-request-key must be a Stripe restricted key (rk_…) or secret key (sk_…)');
+  }
+  if (key.startsWith('sk_')) {
+    journal.warn(
+      '--payment-request-key is a full secret key: a restricted key (rk_…) with only Checkout Sessions and ' +
+        'Customers write is enough, and limits what a leaked key can do'
+    );
+  }
+  return key;
 }

@@ -37,3 +37,28 @@ function shiftDecimal(minorUnits: number, exponent: number): number {
   const text = `${digits.slice(0, -exponent)}.${digits.slice(-exponent)}`;
   return (minorUnits < 0 ? -1 : 1) * Number(text);
 }
+
+/**
+ * The reverse of `toMoney`: a FHIR Money value in integer minor units, exactly (the decimal digits
+ * are moved, never multiplied in binary floating point). Throws when the value has more decimals
+ * than the currency has minor units, or is not a finite number.
+ */
+export function toMinorUnits(value: number, currency: string): number {
+  const exponent = currencyExponent(currency);
+  const text = Number.isFinite(value) ? String(Math.abs(value)) : '';
+  const match = /^(\d+)(?:\.(\d+))?$/.exec(text);
+  if (!match) {
+    throw new RangeError(`${value} is not a plain decimal amount`);
+  }
+  const [, whole = '', fraction = ''] = match;
+  if (fraction.length > exponent) {
+    throw new RangeError(
+      `${value} ${currency.toUpperCase()} has ${fraction.length} decimals; the currency has ${exponent}`
+    );
+  }
+  const minor = Number(`${whole}${fraction.padEnd(exponent, '0')}`);
+  if (!Number.isSafeInteger(minor)) {
+    throw new RangeError(`${value} ${currency.toUpperCase()} is too large`);
+  }
+  return value < 0 ? -minor : minor;
+}

@@ -3,6 +3,7 @@ import type { Organization, Patient } from '@medplum/fhirtypes';
 import { handler as customerHandler } from '../../bots/stripe-customer';
 import { handler as invoiceHandler } from '../../bots/stripe-invoice';
 import { handler as paymentIntentHandler } from '../../bots/stripe-payment-intent';
+import { handler as paymentRequestHandler } from '../../bots/stripe-payment-request';
 import { handler as routerHandler } from '../../bots/stripe-router';
 import { handler as subscriptionScheduleHandler } from '../../bots/stripe-subscription-schedule';
 import { BOT_NAME, STRIPE_SYSTEM } from '../../src/constants';
@@ -49,6 +50,7 @@ export const SOURCE_BOTS: Record<string, BotHandler> = {
   [BOT_NAME.subscriptionSchedule]: subscriptionScheduleHandler,
   [BOT_NAME.paymentIntent]: paymentIntentHandler,
   [BOT_NAME.customer]: customerHandler,
+  [BOT_NAME.paymentRequest]: paymentRequestHandler,
 };
 
 /**

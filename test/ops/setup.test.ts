@@ -3,11 +3,12 @@ import type { AccessPolicy, Bot, ClientApplication, Organization, ProjectMembers
 import { setupServer } from 'msw/node';
 import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { readBotEntries } from '../../scripts/bot-config';
 import { memoryLogger } from '../../scripts/ops/cli';
 import { connectMedplum } from '../../scripts/ops/env';
 import { runSetup, type SetupOptions } from '../../scripts/ops/setup';
 import { setupReport } from '../../scripts/ops/setup-report';
-import { BOT_IDENTIFIER_SYSTEM } from '../../src/constants';
+import { BOT_IDENTIFIER_SYSTEM, BOT_NAME } from '../../src/constants';
 import { tempConfig } from './helpers';
 import { MedplumFake, type MedplumFakeOptions } from './medplum-fake';
 
@@ -59,6 +60,10 @@ const EXPECTED_ACCESS: Record<string, Record<string, string[]>> = {
     Invoice: ['read', 'search'],
     Organization: ['read', 'search'],
   },
+  'stripe-payment-request': {
+    Patient: ['read', 'search', 'update'],
+    Invoice: ['read', 'search'],
+  },
 };
 
 async function membershipOf(fake: MedplumFake, profile: string): Promise<WithId<ProjectMembership>> {
@@ -97,9 +102,10 @@ describe('npm run setup against a Medplum project', () => {
       expect(grants(policy), name).toEqual(EXPECTED_ACCESS[name]);
       expect((await membershipOf(fake, `Bot/${bot.id}`)).admin).toBeFalsy();
     }
-    // The router may run only its targets; Stripe's client only the router, by id.
+    // The router may run only its targets (not the payment-request bot, which staff call); Stripe's client
+    // only the router, by id.
     const routerId = result.botIds['stripe-router'] as string;
-    const targets = bots.filter((b) => b.id !== routerId).map((b) => b.id);
+    const targets = bots.filter((b) => b.id !== routerId && b.name !== BOT_NAME.paymentRequest).map((b) => b.id);
     const routerPolicy = await policyOf(fake, `Bot/${routerId}`);
     const criteria = routerPolicy.resource?.find((r) => r.resourceType === 'Bot')?.criteria ?? '';
     expect(criteria.replace('Bot?_id=', '').split(',').sort()).toEqual([...targets].sort());
@@ -210,6 +216,46 @@ describe('npm run setup against a Medplum project', () => {
     ]);
   });
 
+  it("stores the payment-request bot's key from --payment-request-key only, never from STRIPE_SECRET_KEY", async () => {
+    const fake = await fakeMedplum();
+    const configPath = tempConfig();
+    const operatorKey = 'sk_live_operatorOwnKey';
+    const previous = process.env.STRIPE_SECRET_KEY;
+    process.env.STRIPE_SECRET_KEY = operatorKey;
+    try {
+      const first = await setup(fake, { configPath, payeeName: 'Clinic' });
+      expect(fake.secret('STRIPE_SECRET_KEY')).toBeUndefined();
+      expect(first.log.lines.join('\n')).toMatch(/stripe-payment-request bot has no Stripe key.*--payment-request-key/);
+
+      const { result } = await setup(fake, { configPath, paymentRequestKey: 'rk_test_restricted123' });
+      expect(fake.secret('STRIPE_SECRET_KEY')?.valueString).toBe('rk_test_restricted123');
+      expect(JSON.stringify(fake.project.secret)).not.toContain(operatorKey);
+      expect(result.warnings.filter((w) => /payment-request|secret key/.test(w))).toEqual([]);
+    } finally {
+      if (previous === undefined) {
+        delete process.env.STRIPE_SECRET_KEY;
+      } else {
+        process.env.STRIPE_SECRET_KEY = previous;
+      }
+    }
+    await expect(setup(fake, { configPath, paymentRequestKey: 'whsec_nope' })).rejects.toThrow(
+      /restricted key \(rk_…\)/
+    );
+    const full = await setup(fake, { configPath, paymentRequestKey: 'sk_test_full' });
+    expect(full.result.warnings.join('\n')).toMatch(/full secret key: a restricted key \(rk_…\)/);
+  });
+
+  it('creates the policy that lets staff run the payment-request bot, and only it', async () => {
+    const fake = await fakeMedplum();
+    const { result } = await setup(fake, { configPath: tempConfig(), payeeName: 'Clinic' });
+    const policies = (await fake.server.all<AccessPolicy>('AccessPolicy')).filter(
+      (p) => p.name === 'stripe-medplum: request payments'
+    );
+    expect(policies.map((p) => p.resource)).toEqual([
+      [{ resourceType: 'Bot', interaction: ['read'], criteria: `Bot?_id=${result.botIds[BOT_NAME.paymentRequest]}` }],
+    ]);
+  });
+
   it('adds a pasted signing secret before the stored ones (rotation)', async () => {
     const fake = await fakeMedplum({ secrets: [{ name: 'STRIPE_WEBHOOK_SECRET', valueString: 'whsec_old' }] });
     const { result } = await setup(fake, { configPath: tempConfig(), payeeName: 'Clinic', webhookSecret: 'whsec_new' });
@@ -222,12 +268,9 @@ describe('npm run setup against a Medplum project', () => {
     const fake = await fakeMedplum({ rawBody: true });
     const { result } = await setup(fake, { configPath: tempConfig(), payeeName: 'Clinic' });
     const bots = await fake.server.all<Bot & { rawBody?: boolean }>('Bot');
-    expect(Object.fromEntries(bots.map((b) => [b.name, b.rawBody ?? false]))).toEqual({
-      'stripe-router': true,
-      'stripe-invoice': false,
-      'stripe-subscription-schedule': false,
-      'stripe-payment-intent': false,
-    });
+    expect(Object.fromEntries(bots.map((b) => [b.name, b.rawBody ?? false]))).toEqual(
+      Object.fromEntries(readBotEntries().map((e) => [e.name, e.name === BOT_NAME.router]))
+    );
     expect(result.signatureMode).toBe('raw-body');
   });
 
@@ -284,7 +327,7 @@ describe('npm run setup against a Medplum project', () => {
     expect(fake.writes()).toEqual([]);
     expect(readFileSync(configPath, 'utf8')).toBe(before);
     expect(result.writes.length).toBeGreaterThan(10);
-    expect(log.lines.filter((l) => l.startsWith('would create Bot'))).toHaveLength(4);
+    expect(log.lines.filter((l) => l.startsWith('would create Bot'))).toHaveLength(readBotEntries().length);
   });
 
   it('adopts a bot already named by medplum.config.json and gives it the identifier', async () => {
@@ -297,7 +340,7 @@ describe('npm run setup against a Medplum project', () => {
     const second = await setup(fake, { configPath: tempConfig(first.result.botIds) });
     expect(second.result.botIds).toEqual(first.result.botIds);
     expect(second.result.writes).toEqual(['update Bot stripe-invoice (identifier)']);
-    expect((await fake.server.all('Bot')).length).toBe(4);
+    expect((await fake.server.all('Bot')).length).toBe(readBotEntries().length);
   });
 
   it('stops before writing anything when the project lacks the bots feature, and says who can add it', async () => {
@@ -355,7 +398,8 @@ describe('npm run setup against a Medplum project', () => {
     const configPath = tempConfig();
     await setup(fake, { configPath, payeeName: 'Clinic' });
     const { result } = await setup(fake, { configPath, auditEvents: 'always' });
-    expect(result.writes).toHaveLength(3);
+    // One Bot update per bot but the router, which keeps `always` anyway.
+    expect(result.writes).toHaveLength(readBotEntries().length - 1);
     const bots = await fake.server.all<Bot>('Bot');
     expect(bots.every((b) => b.auditEventTrigger === 'always')).toBe(true);
   });
