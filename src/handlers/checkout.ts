@@ -173,7 +173,7 @@ export async function syncCheckoutSession(medplum: MedplumClient, botEvent: BotE
     resources.push(...(await repointPayment(medplum, intentId, link)));
   }
   logInfo('checkout session synced', { session: session.id, stage, subject: subject?.source ?? 'none' });
-  return { outcome: 'processed', resources, ...(notes.length && { reason: notes.join('; ') }) };
+  return { outcome: 'processed', resources, ...(notes.length && { reason: notes.join('; '), note: notes.join('; ') }) };
 }
 
 async function upsertSessionInvoice(

@@ -47,7 +47,8 @@ export async function upsertBillingAccount(
 
 /**
  * The customer's billing Account: `found` as it is when it is ours; created (without a subject
- * unless one is given) when missing; upgraded once when Medplum's sample bot wrote it.
+ * unless one is given) when missing; upgraded once when Medplum's sample bot wrote it; given
+ * `subject` (the Patient that carries the customer id) when it has none.
  */
 export async function ensureBillingAccount(
   medplum: MedplumClient,
@@ -55,7 +56,9 @@ export async function ensureBillingAccount(
   options: { owner?: Reference<Organization>; subject?: Reference<Patient>; found?: WithId<Account> } = {}
 ): Promise<WithId<Account>> {
   const ours = options.found?.identifier?.some((i) => i.system === STRIPE_SYSTEM.customer && i.value === customerId);
-  if (options.found && ours) {
+  // A Patient carrying the customer id holds it: its claim fills a missing subject, whoever comes first.
+  const fillsSubject = options.subject !== undefined && !accountSubject(options.found);
+  if (options.found && ours && !fillsSubject) {
     return options.found;
   }
   const { account } = await upsertBillingAccount(

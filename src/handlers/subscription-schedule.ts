@@ -17,7 +17,8 @@ import {
   withTags,
   type SubjectSource,
 } from '../fhir/billing-account';
-import { billingAccountOf, patientQueries, pickSubject } from './patient-link';
+import { ensureBillingAccount } from './customer-claim';
+import { billingAccountOf, customerPatientOf, patientQueries, pickSubject } from './patient-link';
 import { ignored, requireStripeEvent, type TargetResult } from './target';
 
 /** Invoices linked per search page; a schedule rarely has more waiting. */
@@ -64,8 +65,16 @@ export async function syncSubscriptionSchedule(medplum: MedplumClient, botEvent:
   );
   const subject = pickSubject(matches, hint);
   const patient = subject?.patient;
-  // Used when it exists; a claim's back-fill fills `partOf` of an Account written before it.
-  const billingAccount = billingAccountOf(matches, hint.customerId);
+  // The schedule's Account is `partOf` its customer's billing Account, created here when missing
+  // (one write, the first time a customer is seen), so the link does not depend on arrival order.
+  const found = billingAccountOf(matches, hint.customerId);
+  const billingAccount = hint.customerId
+    ? await ensureBillingAccount(medplum, hint.customerId, {
+        ...(config.payee && { owner: config.payee }),
+        ...(customerPatientOf(matches, hint.customerId) && { subject: customerPatientOf(matches, hint.customerId) }),
+        ...(found && { found }),
+      })
+    : undefined;
   const invoicesAwaitLink = matches.some((m) => m?.resourceType === 'Invoice');
   if (!patient) {
     logInfo('no Patient found for subscription schedule; Account stored without subject', {

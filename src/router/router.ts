@@ -66,7 +66,7 @@ export async function handleStripeWebhook(medplum: MedplumClient, botEvent: BotE
     throw err;
   }
 
-  const note = result.outcome === 'ignored' ? `Ignored: ${result.reason ?? 'no reason given'}` : result.reason;
+  const note = result.outcome === 'ignored' ? `Ignored: ${result.reason ?? 'no reason given'}` : result.note;
   await patchArchive(medplum, archive, completionPatch(archive, result.resources, note));
   return finish({
     ...base,

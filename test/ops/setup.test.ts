@@ -40,7 +40,7 @@ const EXPECTED_ACCESS: Record<string, Record<string, string[]>> = {
   'stripe-router': { Communication: ['create', 'read', 'search', 'update'], Bot: ['read', 'search'] },
   'stripe-invoice': {
     Invoice: ['create', 'read', 'search', 'update'],
-    Account: ['read', 'search'],
+    Account: ['create', 'read', 'search', 'update'],
     Patient: ['read', 'search'],
     Organization: ['read', 'search'],
   },
@@ -55,6 +55,15 @@ const EXPECTED_ACCESS: Record<string, Record<string, string[]>> = {
     PaymentReconciliation: ['create', 'read', 'search', 'update'],
     Invoice: ['read', 'search'],
     Organization: ['read', 'search'],
+    Account: ['create', 'read', 'search', 'update'],
+    Patient: ['read', 'search'],
+  },
+  'stripe-customer': {
+    Patient: ['read', 'search', 'update'],
+    Account: ['create', 'read', 'search', 'update'],
+    Invoice: ['create', 'read', 'search', 'update'],
+    PaymentNotice: ['read', 'search', 'update'],
+    PaymentReconciliation: ['read', 'search', 'update'],
   },
 };
 
@@ -215,6 +224,7 @@ describe('npm run setup against a Medplum project', () => {
       'stripe-invoice': false,
       'stripe-subscription-schedule': false,
       'stripe-payment-intent': false,
+      'stripe-customer': false,
     });
     expect(result.signatureMode).toBe('raw-body');
   });
@@ -272,7 +282,7 @@ describe('npm run setup against a Medplum project', () => {
     expect(fake.writes()).toEqual([]);
     expect(readFileSync(configPath, 'utf8')).toBe(before);
     expect(result.writes.length).toBeGreaterThan(10);
-    expect(log.lines.filter((l) => l.startsWith('would create Bot'))).toHaveLength(4);
+    expect(log.lines.filter((l) => l.startsWith('would create Bot'))).toHaveLength(5);
   });
 
   it('adopts a bot already named by medplum.config.json and gives it the identifier', async () => {
@@ -285,6 +295,6 @@ describe('npm run setup against a Medplum project', () => {
     const second = await setup(fake, { configPath: tempConfig(first.result.botIds) });
     expect(second.result.botIds).toEqual(first.result.botIds);
     expect(second.result.writes).toEqual(['update Bot stripe-invoice (identifier)']);
-    expect((await fake.server.all('Bot')).length).toBe(4);
+    expect((await fake.server.all('Bot')).length).toBe(5);
   });
 });
