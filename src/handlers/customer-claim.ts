@@ -292,6 +292,32 @@ export function withSubject<T extends Account | Invoice>(
 }
 
 /**
+ * Whoever first gives a subscription's Account its subject fills the subject of that
+ * subscription's Invoices stored without one (found by the subscription tag), at most `limit`.
+ * Returns their references.
+ */
+export async function fillSubscriptionInvoices(
+  medplum: MedplumClient,
+  subscriptionIds: readonly string[],
+  patient: Reference<Patient>,
+  limit = BACKFILL_LIMIT
+): Promise<string[]> {
+  const filled: string[] = [];
+  for (const subscriptionId of subscriptionIds) {
+    const tag = encodeURIComponent(`${STRIPE_SYSTEM.subscription}|${subscriptionId}`);
+    const invoices = await medplum.searchResources('Invoice', `_tag=${tag}&subject:missing=true&_count=${limit}`, {
+      cache: 'no-cache',
+    });
+    for (const invoice of invoices) {
+      if (filled.length < limit && (await fillSubject(medplum, invoice, patient, 'subscription'))) {
+        filled.push(`Invoice/${invoice.id}`);
+      }
+    }
+  }
+  return filled;
+}
+
+/**
  * The invoice bot read the billing Account before a claim and wrote the Invoice after the claim's
  * back-fill searched: looking again after the write closes that gap (one of the two sees the other).
  */

@@ -11,13 +11,14 @@ import { applyScheduleEvent, scheduleStage } from '../machines/subscription-sche
 import { customerIdOf, metadataPatientId, scheduleSubscriptionIds } from '../stripe/access';
 import type { StripeEvent, StripeSubscriptionSchedule } from '../stripe/types';
 import {
+  accountSubject,
   customerTag,
   readSubjectSource,
   withSubjectSource,
   withTags,
   type SubjectSource,
 } from '../fhir/billing-account';
-import { ensureBillingAccount } from './customer-claim';
+import { ensureBillingAccount, fillSubscriptionInvoices } from './customer-claim';
 import { billingAccountOf, customerPatientOf, patientQueries, pickSubject } from './patient-link';
 import { ignored, requireStripeEvent, type TargetResult } from './target';
 
@@ -86,12 +87,15 @@ export async function syncSubscriptionSchedule(medplum: MedplumClient, botEvent:
   const applied = { id: event.id, created: event.created, stage };
   /** Subscription ids of the Account that the last build started from. */
   let subscriptionsBefore: string[] = [];
+  /** Its subject before the last build. */
+  let subjectBefore: Reference<Patient> | undefined;
   const result = await upsertByIdentifier<Account>(medplum, {
     resourceType: 'Account',
     identifier,
     preloaded: { resource: stored as WithId<Account> | undefined },
     build: (existing) => {
       subscriptionsBefore = accountSubscriptionIds(existing);
+      subjectBefore = accountSubject(existing);
       const { snapshot, changed } = applyScheduleEvent(scheduleSnapshotOf(existing), applied);
       if (!changed) {
         return undefined;
@@ -116,6 +120,14 @@ export async function syncSubscriptionSchedule(medplum: MedplumClient, botEvent:
     const learned = result.written && subscriptions.some((id) => !subscriptionsBefore.includes(id));
     if (learned || invoicesAwaitLink) {
       resources.push(...(await linkInvoices(medplum, account, subscriptions)));
+    }
+    // Whoever first gives the subscription's Account its subject (or the subscription's Account a
+    // subscription id) fills the subscription's Invoices stored without a subject.
+    const owner = accountSubject(account);
+    const subjectGiven = result.written && !subjectBefore && owner !== undefined;
+    if (owner && (subjectGiven || learned)) {
+      const filled = await fillSubscriptionInvoices(medplum, subscriptions, owner);
+      resources.push(...filled.filter((r) => !resources.includes(r)));
     }
   }
   if (result.written) {
