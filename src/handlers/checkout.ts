@@ -26,7 +26,7 @@ import { identifierQuery, upsertByIdentifier } from '../fhir/upsert';
 import { logInfo } from '../log';
 import { clientReferencePatientId, customerIdOf, idOf, metadataInvoiceId, metadataPatientId } from '../stripe/access';
 import type { StripeCheckoutSession, StripeEvent } from '../stripe/types';
-import { BACKFILL_LIMIT, ensureBillingAccount, fillSubject } from './customer-claim';
+import { ensureBillingAccount, fillSubject, fillSubscriptionInvoices } from './customer-claim';
 import { repointPayment } from './payment-repoint';
 import { billingAccountOf, customerPatientOf, patientQueries, pickSubject } from './patient-link';
 import { ignored, requireStripeEvent, type TargetResult } from './target';
@@ -173,7 +173,7 @@ export async function syncCheckoutSession(medplum: MedplumClient, botEvent: BotE
     resources.push(...(await repointPayment(medplum, intentId, link)));
   }
   logInfo('checkout session synced', { session: session.id, stage, subject: subject?.source ?? 'none' });
-  return { outcome: 'processed', resources, ...(notes.length && { reason: notes.join('; ') }) };
+  return { outcome: 'processed', resources, ...(notes.length && { reason: notes.join('; '), note: notes.join('; ') }) };
 }
 
 async function upsertSessionInvoice(
@@ -288,19 +288,7 @@ async function giveSubscriptionItsPatient(
     ? await fillSubject(medplum, account, links.subject.patient, links.subject.source, billing)
     : account.subject[0]?.reference === links.subject.patient.reference;
   if (gaveSubject) {
-    const tag = encodeURIComponent(`${STRIPE_SYSTEM.subscription}|${subscriptionId}`);
-    const invoices = await medplum.searchResources(
-      'Invoice',
-      `_tag=${tag}&subject:missing=true&_count=${BACKFILL_LIMIT}`,
-      {
-        cache: 'no-cache',
-      }
-    );
-    for (const invoice of invoices) {
-      if (await fillSubject(medplum, invoice, links.subject.patient, 'subscription')) {
-        resources.push(`Invoice/${invoice.id}`);
-      }
-    }
+    resources.push(...(await fillSubscriptionInvoices(medplum, [subscriptionId], links.subject.patient)));
   }
   return resources;
 }

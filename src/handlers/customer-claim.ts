@@ -47,7 +47,8 @@ export async function upsertBillingAccount(
 
 /**
  * The customer's billing Account: `found` as it is when it is ours; created (without a subject
- * unless one is given) when missing; upgraded once when Medplum's sample bot wrote it.
+ * unless one is given) when missing; upgraded once when Medplum's sample bot wrote it; given
+ * `subject` (the Patient that carries the customer id) when it has none.
  */
 export async function ensureBillingAccount(
   medplum: MedplumClient,
@@ -55,7 +56,9 @@ export async function ensureBillingAccount(
   options: { owner?: Reference<Organization>; subject?: Reference<Patient>; found?: WithId<Account> } = {}
 ): Promise<WithId<Account>> {
   const ours = options.found?.identifier?.some((i) => i.system === STRIPE_SYSTEM.customer && i.value === customerId);
-  if (options.found && ours) {
+  // A Patient carrying the customer id holds it: its claim fills a missing subject, whoever comes first.
+  const fillsSubject = options.subject !== undefined && !accountSubject(options.found);
+  if (options.found && ours && !fillsSubject) {
     return options.found;
   }
   const { account } = await upsertBillingAccount(
@@ -286,6 +289,32 @@ export function withSubject<T extends Account | Invoice>(
     subject: [patient],
     ...(!resource.partOf && billingAccount && !isBilling && { partOf: { reference: billingAccount } }),
   };
+}
+
+/**
+ * Whoever first gives a subscription's Account its subject fills the subject of that
+ * subscription's Invoices stored without one (found by the subscription tag), at most `limit`.
+ * Returns their references.
+ */
+export async function fillSubscriptionInvoices(
+  medplum: MedplumClient,
+  subscriptionIds: readonly string[],
+  patient: Reference<Patient>,
+  limit = BACKFILL_LIMIT
+): Promise<string[]> {
+  const filled: string[] = [];
+  for (const subscriptionId of subscriptionIds) {
+    const tag = encodeURIComponent(`${STRIPE_SYSTEM.subscription}|${subscriptionId}`);
+    const invoices = await medplum.searchResources('Invoice', `_tag=${tag}&subject:missing=true&_count=${limit}`, {
+      cache: 'no-cache',
+    });
+    for (const invoice of invoices) {
+      if (filled.length < limit && (await fillSubject(medplum, invoice, patient, 'subscription'))) {
+        filled.push(`Invoice/${invoice.id}`);
+      }
+    }
+  }
+  return filled;
 }
 
 /**

@@ -72,7 +72,7 @@ export async function syncCustomer(medplum: MedplumClient, botEvent: BotEvent): 
     );
   }
   logInfo('customer synced', { customer: customerId, claim: claim.outcome, patient: claim.patient?.reference });
-  return { outcome: 'processed', resources, ...(notes.length && { reason: notes.join('; ') }) };
+  return { outcome: 'processed', resources, ...(notes.length && { reason: notes.join('; '), note: notes.join('; ') }) };
 }
 
 /** A value from metadata, quoted and cut short (it is a buyer- or staff-written string). */

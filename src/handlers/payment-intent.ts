@@ -31,6 +31,7 @@ import { logInfo } from '../log';
 import { customerIdOf, metadataInvoiceId, metadataPatientId } from '../stripe/access';
 import type { StripeEvent } from '../stripe/types';
 import { ensureBillingAccount } from './customer-claim';
+import { customerPatientOf } from './patient-link';
 import { repointPayment } from './payment-repoint';
 import { ignored, requireStripeEvent, type TargetResult } from './target';
 
@@ -132,7 +133,7 @@ async function applyPlan(
       storedLink,
       eventInvoiceId
         ? { invoiceId: eventInvoiceId, ...(invoice && { reference: `Invoice/${invoice.id}` }) }
-        : namesNoInvoice && !knowsInvoice(storedLink)
+        : namesNoInvoice
           ? await fallbackLink(medplum, fallbackMatches, context, payeeReference)
           : undefined
     ),
@@ -234,6 +235,9 @@ function fallbackLinkQueries(intentId: string, context: PaymentContext): string[
     context.metadataInvoiceId ? `Invoice?_id=${encodeURIComponent(context.metadataInvoiceId)}&_count=1` : '',
     `Invoice?${paymentIntentTagQuery(intentId)}`,
     context.customerId ? `Account?${billingAccountQuery(context.customerId)}&_count=1` : '',
+    context.customerId
+      ? `Patient?${identifierQuery({ system: STRIPE_SYSTEM.customer, value: context.customerId })}&_count=1`
+      : '',
     !context.customerId && context.metadataPatientId
       ? `Patient?_id=${encodeURIComponent(context.metadataPatientId)}&_count=1`
       : '',
@@ -247,7 +251,8 @@ function knowsInvoice(link: InvoiceLink | undefined): boolean {
 /**
  * Where a payment that names no Stripe invoice points: the Invoice a payment request or its session
  * wrote, else the customer's billing Account, else (no customer) the billing Account of the Patient
- * its metadata names. Creates the billing Account when missing.
+ * its metadata names. Creates the customer's billing Account when missing, whatever the link ends
+ * up being, so that the set of resources does not depend on which event came first.
  */
 async function fallbackLink(
   medplum: MedplumClient,
@@ -256,17 +261,21 @@ async function fallbackLink(
   payee: Reference<Organization>
 ): Promise<InvoiceLink | undefined> {
   const invoice = matches.find((m) => m?.resourceType === 'Invoice');
+  if (context.customerId) {
+    const found = matches.find((m) => isBillingAccountOf(m, context.customerId as string)) as
+      WithId<Account> | undefined;
+    const holder = customerPatientOf(matches, context.customerId);
+    const account = await ensureBillingAccount(medplum, context.customerId, {
+      owner: payee,
+      ...(holder && { subject: holder }),
+      ...(found && { found }),
+    });
+    return invoice ? { reference: `Invoice/${invoice.id}` } : { account: `Account/${account.id}` };
+  }
   if (invoice) {
     return { reference: `Invoice/${invoice.id}` };
   }
-  if (context.customerId) {
-    const found = matches.find((m) => isBillingAccountOf(m, context.customerId as string)) as
-      | WithId<Account>
-      | undefined;
-    const account = await ensureBillingAccount(medplum, context.customerId, { owner: payee, ...(found && { found }) });
-    return { account: `Account/${account.id}` };
-  }
-  const patient = matches.find((m) => m?.resourceType === 'Patient');
+  const patient = matches.find((m) => m?.resourceType === 'Patient' && m.id === context.metadataPatientId);
   if (!patient) {
     return undefined;
   }

@@ -11,13 +11,15 @@ import { applyScheduleEvent, scheduleStage } from '../machines/subscription-sche
 import { customerIdOf, metadataPatientId, scheduleSubscriptionIds } from '../stripe/access';
 import type { StripeEvent, StripeSubscriptionSchedule } from '../stripe/types';
 import {
+  accountSubject,
   customerTag,
   readSubjectSource,
   withSubjectSource,
   withTags,
   type SubjectSource,
 } from '../fhir/billing-account';
-import { billingAccountOf, patientQueries, pickSubject } from './patient-link';
+import { ensureBillingAccount, fillSubscriptionInvoices } from './customer-claim';
+import { billingAccountOf, customerPatientOf, patientQueries, pickSubject } from './patient-link';
 import { ignored, requireStripeEvent, type TargetResult } from './target';
 
 /** Invoices linked per search page; a schedule rarely has more waiting. */
@@ -64,8 +66,16 @@ export async function syncSubscriptionSchedule(medplum: MedplumClient, botEvent:
   );
   const subject = pickSubject(matches, hint);
   const patient = subject?.patient;
-  // Used when it exists; a claim's back-fill fills `partOf` of an Account written before it.
-  const billingAccount = billingAccountOf(matches, hint.customerId);
+  // The schedule's Account is `partOf` its customer's billing Account, created here when missing
+  // (one write, the first time a customer is seen), so the link does not depend on arrival order.
+  const found = billingAccountOf(matches, hint.customerId);
+  const billingAccount = hint.customerId
+    ? await ensureBillingAccount(medplum, hint.customerId, {
+        ...(config.payee && { owner: config.payee }),
+        ...(customerPatientOf(matches, hint.customerId) && { subject: customerPatientOf(matches, hint.customerId) }),
+        ...(found && { found }),
+      })
+    : undefined;
   const invoicesAwaitLink = matches.some((m) => m?.resourceType === 'Invoice');
   if (!patient) {
     logInfo('no Patient found for subscription schedule; Account stored without subject', {
@@ -77,12 +87,15 @@ export async function syncSubscriptionSchedule(medplum: MedplumClient, botEvent:
   const applied = { id: event.id, created: event.created, stage };
   /** Subscription ids of the Account that the last build started from. */
   let subscriptionsBefore: string[] = [];
+  /** Its subject before the last build. */
+  let subjectBefore: Reference<Patient> | undefined;
   const result = await upsertByIdentifier<Account>(medplum, {
     resourceType: 'Account',
     identifier,
     preloaded: { resource: stored as WithId<Account> | undefined },
     build: (existing) => {
       subscriptionsBefore = accountSubscriptionIds(existing);
+      subjectBefore = accountSubject(existing);
       const { snapshot, changed } = applyScheduleEvent(scheduleSnapshotOf(existing), applied);
       if (!changed) {
         return undefined;
@@ -107,6 +120,14 @@ export async function syncSubscriptionSchedule(medplum: MedplumClient, botEvent:
     const learned = result.written && subscriptions.some((id) => !subscriptionsBefore.includes(id));
     if (learned || invoicesAwaitLink) {
       resources.push(...(await linkInvoices(medplum, account, subscriptions)));
+    }
+    // Whoever first gives the subscription's Account its subject (or the subscription's Account a
+    // subscription id) fills the subscription's Invoices stored without a subject.
+    const owner = accountSubject(account);
+    const subjectGiven = result.written && !subjectBefore && owner !== undefined;
+    if (owner && (subjectGiven || learned)) {
+      const filled = await fillSubscriptionInvoices(medplum, subscriptions, owner);
+      resources.push(...filled.filter((r) => !resources.includes(r)));
     }
   }
   if (result.written) {

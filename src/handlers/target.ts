@@ -7,6 +7,12 @@ export interface TargetResult {
   /** References of the resources that show the event (e.g. `Invoice/123`). */
   readonly resources: readonly string[];
   readonly reason?: string;
+  /**
+   * What the archive keeps of a processed event besides its outcome (a refused claim, a partial
+   * back-fill, a buyer-written reference ignored). Unlike `reason`, which may say that nothing new
+   * happened, it does not depend on arrival order.
+   */
+  readonly note?: string;
 }
 
 export function ignored(reason: string): TargetResult {

@@ -75,7 +75,7 @@ export async function handleStripeWebhook(medplum: MedplumClient, botEvent: BotE
     throw await stop(medplum, envelope, 'target-failed', err, `${route.target} failed: ${normalizeErrorString(err)}`);
   }
 
-  const note = result.outcome === 'ignored' ? `Ignored: ${result.reason ?? 'no reason given'}` : result.reason;
+  const note = result.outcome === 'ignored' ? `Ignored: ${result.reason ?? 'no reason given'}` : result.note;
   const archived = await archiveOutcome(medplum, envelope, {
     status: 'completed',
     resources: result.resources,

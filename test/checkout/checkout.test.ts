@@ -259,6 +259,20 @@ describe('payment requests (metadata.medplum_invoice_id)', () => {
     expect(notice.request?.reference).toBe(`Invoice/${invoice.id}`);
   });
 
+  it('a payment intent whose metadata names the Invoice points its notice there, before any session event', async () => {
+    const project = await createTestProject();
+    const invoice = await requested(project, 5000);
+    await project.deliver(
+      paymentSucceeded('pi_1RequestedAlone', 'openapi-2025-02-24.acacia', {
+        customer: CUSTOMER_ID,
+        metadata: { medplum_patient_id: project.patient.id, medplum_invoice_id: invoice.id },
+      })
+    );
+    const { notice, reconciliation } = await pairOf(project.server, STRIPE_SYSTEM.paymentIntent, 'pi_1RequestedAlone');
+    expect(notice.request?.reference).toBe(`Invoice/${invoice.id}`);
+    expect(reconciliation.detail?.[0]?.request?.reference).toBe(`Invoice/${invoice.id}`);
+  });
+
   it('a different amount leaves the Invoice issued with the difference noted', async () => {
     const project = await createTestProject();
     const invoice = await requested(project, 5000);

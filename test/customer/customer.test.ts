@@ -275,3 +275,32 @@ describe('routing of customer events', () => {
     expect(await project.server.all<Account>('Account')).toEqual([]);
   });
 });
+
+describe('subscription Accounts fill their Invoices', () => {
+  it('a schedule whose metadata names the Patient gives its subscription’s stored Invoices that subject', async () => {
+    const { scheduleLifecycleEvents } = await import('../../lib/stripe-events/events');
+    const project = await createTestProject();
+    const ned = await seedPatient(project);
+    const [invoice] = invoiceLifecycleEvents(
+      { id: 'in_1SchedFirst', customer: 'cus_1NoOne', subscription: 'sub_1SchedNamed' },
+      'paid'
+    );
+    await project.deliver(invoice!);
+    for (const event of scheduleLifecycleEvents(
+      {
+        id: 'sub_sched_1Named',
+        customer: 'cus_1NoOne',
+        subscription: 'sub_1SchedNamed',
+        metadata: { medplum_patient_id: ned.id },
+      },
+      'canceled'
+    )) {
+      await project.deliver(event);
+    }
+    const stored = (await project.server.all<Invoice>('Invoice'))[0] as Invoice;
+    expect(stored.subject).toEqual({ reference: `Patient/${ned.id}` });
+    expect(subjectSource(stored)).toBe('subscription');
+    // The customer itself is not claimed by a schedule's metadata.
+    expect((await billingAccount(project, 'cus_1NoOne')).subject).toBeUndefined();
+  });
+});

@@ -94,8 +94,8 @@ describe('npm run backfill', () => {
     ]);
     const foreign = add([
       wrapEvent(
-        'customer.created',
-        { object: 'customer', id: 'cus_1New' },
+        'product.created',
+        { object: 'product', id: 'prod_1New' },
         { created: NOW - DAY }
       ) as unknown as StripeEvent,
     ]);

@@ -44,7 +44,7 @@ const EXPECTED_ACCESS: Record<string, Record<string, string[]>> = {
   'stripe-router': { Communication: ['create', 'read', 'search', 'update'], Bot: ['read', 'search'] },
   'stripe-invoice': {
     Invoice: ['create', 'read', 'search', 'update'],
-    Account: ['read', 'search'],
+    Account: ['create', 'read', 'search', 'update'],
     Patient: ['read', 'search'],
     Organization: ['read', 'search'],
   },
@@ -59,6 +59,15 @@ const EXPECTED_ACCESS: Record<string, Record<string, string[]>> = {
     PaymentReconciliation: ['create', 'read', 'search', 'update'],
     Invoice: ['read', 'search'],
     Organization: ['read', 'search'],
+    Account: ['create', 'read', 'search', 'update'],
+    Patient: ['read', 'search'],
+  },
+  'stripe-customer': {
+    Patient: ['read', 'search', 'update'],
+    Account: ['create', 'read', 'search', 'update'],
+    Invoice: ['create', 'read', 'search', 'update'],
+    PaymentNotice: ['read', 'search', 'update'],
+    PaymentReconciliation: ['read', 'search', 'update'],
   },
   'stripe-payment-request': {
     Patient: ['read', 'search', 'update'],

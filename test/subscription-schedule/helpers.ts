@@ -1,5 +1,6 @@
 import type { Account, Invoice } from '@medplum/fhirtypes';
 import { expect } from 'vitest';
+import { STRIPE_SYSTEM } from '../../src/constants';
 import { compareEvents } from '../../src/fhir/order';
 import { scheduleLifecycle, scheduleStage } from '../../src/machines/subscription-schedule';
 import type { StripeEvent, StripeSubscriptionSchedule } from '../../src/stripe/types';
@@ -26,10 +27,18 @@ export async function deliverAll(project: TestProject, events: readonly unknown[
   }
 }
 
+/** The schedule's Account: the only one besides the customer's billing Account, which it is `partOf`. */
 export async function onlyAccount(project: TestProject): Promise<Account> {
-  const accounts = await project.server.all<Account>('Account');
+  const all = await project.server.all<Account>('Account');
+  const billing = all.filter(isBillingAccount);
+  expect(billing.length).toBeLessThanOrEqual(1);
+  const accounts = all.filter((a) => !isBillingAccount(a));
   expect(accounts).toHaveLength(1);
   return accounts[0] as Account;
+}
+
+function isBillingAccount(account: Account): boolean {
+  return (account.identifier ?? []).some((i) => i.system === STRIPE_SYSTEM.customer);
 }
 
 export async function onlyInvoice(project: TestProject): Promise<Invoice> {
@@ -40,7 +49,9 @@ export async function onlyInvoice(project: TestProject): Promise<Invoice> {
 
 /** The Account without id/meta and with the project's Patient and payee ids replaced by names. */
 export function comparableAccount(project: TestProject, account: Account): unknown {
-  return comparable(account, { [project.patient.id]: 'PATIENT', [project.payee.id]: 'PAYEE' });
+  // The billing Account's id differs between projects: compare that a link exists.
+  const stable = account.partOf ? { ...account, partOf: { reference: 'Account/BILLING' } } : account;
+  return comparable(stable, { [project.patient.id]: 'PATIENT', [project.payee.id]: 'PAYEE' });
 }
 
 export function extensionValue(account: Account, url: string): string | undefined {

@@ -1,3 +1,5 @@
+import { checkoutFamily } from './checkout';
+import { customerFamily } from './customer';
 import { invoiceFamily } from './invoice';
 import { paymentFamily } from './payment';
 import { subscriptionScheduleFamily } from './subscription-schedule';
@@ -6,7 +8,13 @@ import type { BenchFamily } from './types';
 export type { BenchFamily, SeedTarget, SeededProject } from './types';
 
 /** Every event family the benchmark knows; add one module per family and list it here. */
-export const FAMILIES: readonly BenchFamily[] = [invoiceFamily, subscriptionScheduleFamily, paymentFamily];
+export const FAMILIES: readonly BenchFamily[] = [
+  invoiceFamily,
+  subscriptionScheduleFamily,
+  paymentFamily,
+  customerFamily,
+  checkoutFamily,
+];
 
 export function selectFamilies(names: readonly string[]): BenchFamily[] {
   if (names.length === 0) {
