@@ -21,7 +21,13 @@ import { dirname, resolve } from 'node:path';
 import type Stripe from 'stripe';
 import { BOT_IDENTIFIER_SYSTEM, BOT_NAME, STRIPE_SYSTEM } from '../../src/constants';
 import { SECRET_NAME } from '../../src/config';
-import { BOT_ACCESS, botAccessPolicy, WEBHOOK_CLIENT_NAME, webhookClientPolicy } from './access-policies';
+import {
+  BOT_ACCESS,
+  botAccessPolicy,
+  routerTargets,
+  WEBHOOK_CLIENT_NAME,
+  webhookClientPolicy,
+} from './access-policies';
 import { describeError, statusOf } from './cli';
 import { CONFIG_PATH, readConfigBots } from './config-file';
 import {
@@ -151,9 +157,10 @@ class Diagnosis {
       0,
       features ? botsFeatureCheck(features) : router ? await this.probeBots(router.id) : botsFeatureCheck(undefined)
     );
-    const targetBotIds = entries
-      .filter((e) => e.name !== BOT_NAME.router)
-      .flatMap((e) => (bots.get(e.name)?.id ? [bots.get(e.name)?.id as string] : []));
+    // As setup narrows it: the router may run its dispatch targets, not the bots staff call.
+    const targetBotIds = routerTargets(entries.map((e) => e.name)).flatMap((name) =>
+      bots.get(name)?.id ? [bots.get(name)?.id as string] : []
+    );
     for (const entry of entries) {
       const bot = bots.get(entry.name);
       this.checks.push(runtimeCheck(entry.name, bot, this.options.runtime));

@@ -6,6 +6,7 @@ import { deepEquals } from '@medplum/core';
 import type { AccessPolicy, Bot, Identifier, ProjectSetting } from '@medplum/fhirtypes';
 import { BOT_IDENTIFIER_SYSTEM, BOT_NAME, NAMESPACE } from '../../src/constants';
 import { ROUTED_EVENT_TYPES } from '../../src/router/routes';
+import { STAFF_CALLED_BOTS } from './access-policies';
 
 export const RUNTIMES = ['vmcontext', 'awslambda'] as const;
 export type Runtime = (typeof RUNTIMES)[number];
@@ -46,7 +47,8 @@ export type AuditEventTrigger = (typeof AUDIT_EVENT_TRIGGERS)[number];
 
 /** The trigger setup gives a bot: the router always `always`; the targets `targets` (default `on-error`). */
 export function auditEventTriggerOf(name: string, targets: AuditEventTrigger = 'on-error'): AuditEventTrigger {
-  return name === BOT_NAME.router ? 'always' : targets;
+  // The router's AuditEvent is the only record of who posted; a staff-called bot's, of who asked for a payment.
+  return name === BOT_NAME.router || STAFF_CALLED_BOTS.has(name) ? 'always' : targets;
 }
 
 export interface BotSpec {

@@ -6,6 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { readBotEntries } from '../../scripts/bot-config';
 import { memoryLogger } from '../../scripts/ops/cli';
 import { connectMedplum } from '../../scripts/ops/env';
+import { routerTargets } from '../../scripts/ops/access-policies';
 import { runSetup, type SetupOptions } from '../../scripts/ops/setup';
 import { setupReport } from '../../scripts/ops/setup-report';
 import { BOT_IDENTIFIER_SYSTEM, BOT_NAME } from '../../src/constants';
@@ -139,13 +140,16 @@ describe('npm run setup against a Medplum project', () => {
     // A first run without STRIPE_SECRET_KEY: everything is done but the signing secret, which it says how to get.
     expect(result.unfinished).toEqual([expect.stringMatching(/no Stripe signing secret is stored.*--webhook-secret/s)]);
     expect(setupReport(result, { dryRun: false, showSecret: false }).exitCode).toBe(1);
-    // AuditEvents: every run of the router, only failures of the targets (the archive records every event).
-    expect(Object.fromEntries(bots.map((b) => [b.name, b.auditEventTrigger]))).toEqual({
-      'stripe-router': 'always',
-      'stripe-invoice': 'on-error',
-      'stripe-subscription-schedule': 'on-error',
-      'stripe-payment-intent': 'on-error',
-    });
+    // AuditEvents: every run of the router and of the bot staff call (who asked for a payment), only
+    // failures of the router's targets (the archive records every event).
+    expect(Object.fromEntries(bots.map((b) => [b.name, b.auditEventTrigger]))).toEqual(
+      Object.fromEntries(
+        readBotEntries().map((e) => [
+          e.name,
+          e.name === BOT_NAME.router || e.name === BOT_NAME.paymentRequest ? 'always' : 'on-error',
+        ])
+      )
+    );
 
     // medplum.config.json gets the ids, formatted as the repository keeps it.
     const text = readFileSync(configPath, 'utf8');
@@ -226,7 +230,7 @@ describe('npm run setup against a Medplum project', () => {
   });
 
   it("stores the payment-request bot's key from --payment-request-key only, never from STRIPE_SECRET_KEY", async () => {
-    const fake = await fakeMedplum();
+    const fake = await fakeMedplum({ secrets: [STORED_SIGNING_SECRET] });
     const configPath = tempConfig();
     const operatorKey = 'sk_live_operatorOwnKey';
     const previous = process.env.STRIPE_SECRET_KEY;
@@ -407,8 +411,8 @@ describe('npm run setup against a Medplum project', () => {
     const configPath = tempConfig();
     await setup(fake, { configPath, payeeName: 'Clinic' });
     const { result } = await setup(fake, { configPath, auditEvents: 'always' });
-    // One Bot update per bot but the router, which keeps `always` anyway.
-    expect(result.writes).toHaveLength(readBotEntries().length - 1);
+    // One Bot update per router target; the router and the staff-called bot keep `always` anyway.
+    expect(result.writes).toHaveLength(routerTargets(readBotEntries().map((e) => e.name)).length);
     const bots = await fake.server.all<Bot>('Bot');
     expect(bots.every((b) => b.auditEventTrigger === 'always')).toBe(true);
   });

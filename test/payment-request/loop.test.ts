@@ -56,7 +56,7 @@ describe('request → pay → the Patient’s balanced Invoice and its payment',
 
       const notices = await project.server.all<PaymentNotice>('PaymentNotice');
       expect(notices).toHaveLength(1);
-      expect(notices[0]?.request).toEqual({ reference: `Invoice/${invoice.id}` });
+      expect(notices[0]?.request).toMatchObject({ reference: `Invoice/${invoice.id}` });
       expect(notices[0]?.amount).toEqual({ value: 64, currency: 'USD' });
     }
   );
@@ -79,7 +79,7 @@ describe('request → pay → the Patient’s balanced Invoice and its payment',
 
       const notices = await project.server.all<PaymentNotice>('PaymentNotice');
       expect(notices).toHaveLength(1);
-      expect(notices[0]?.request).toEqual({ reference: `Invoice/${invoice.id}` });
+      expect(notices[0]?.request).toMatchObject({ reference: `Invoice/${invoice.id}` });
     }
   );
 });

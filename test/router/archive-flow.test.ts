@@ -2,6 +2,7 @@ import type { Account, Communication, Invoice, OperationOutcome } from '@medplum
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { BOT_NAME, CODE_SYSTEM, STRIPE_SYSTEM } from '../../src/constants';
 import { buildArchive } from '../../src/router/archive';
+import { customerEvent } from '../../lib/stripe-events/customer';
 import { invoiceLifecycleEvents, stripeBody, wrapEvent } from '../../lib/stripe-events/events';
 import type { FixtureShape } from '../../lib/stripe-events/fixtures';
 import { createTestProject, CUSTOMER_ID, type TestProject } from '../harness/project';
@@ -153,13 +154,9 @@ describe('router: FHIR requests per new-invoice event', () => {
     async (shape) => {
       quiet();
       const project = await createTestProject();
-      await project.server.seed<Account>({
-        resourceType: 'Account',
-        status: 'active',
-        identifier: [{ system: STRIPE_SYSTEM.customer, value: CUSTOMER_ID }],
-        type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'PBILLACCT' }] },
-        name: 'Stripe customer',
-      });
+      // The customer's billing Account as the bots write it: its customer.created came first.
+      expect((await project.deliver(customerEvent('customer.created', { id: CUSTOMER_ID, shape }))).status).toBe(200);
+      expect(await project.server.all<Account>('Account')).toHaveLength(1);
       const [created] = invoiceLifecycleEvents({ id: `in_1Count${shape.length}`, shape, subscription: null }, 'paid');
       const routerBot = `Bot/${project.server.botId(BOT_NAME.router)}`;
       const invoiceBot = `Bot/${project.server.botId(BOT_NAME.invoice)}`;

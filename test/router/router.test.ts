@@ -165,12 +165,12 @@ describe('router: duplicates', () => {
 
   it('answers duplicate for a redelivery of an event no bot handles', async () => {
     const project = await createTestProject();
-    const event = loadStripeFixture('stripe-dotnet', 'customer_updated.event');
+    const event = wrapEvent('product.created', { object: 'product', id: 'prod_1Unrouted' }, { created: 1_760_000_000 });
     expect((await project.deliver(event)).result.outcome).toBe('ignored');
     const again = await project.deliver(event);
     expect(again.status).toBe(200);
     expect(again.result).toMatchObject({ outcome: 'duplicate', resources: [] });
-    expect(again.result.reason).toMatch(/already archived.*no bot handles customer\.updated/);
+    expect(again.result.reason).toMatch(/already archived.*no bot handles product\.created/);
     expect(await project.server.all('Communication')).toHaveLength(1);
   });
 });
