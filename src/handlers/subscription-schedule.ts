@@ -1,34 +1,26 @@
-import { getReferenceString, type BotEvent, type MedplumClient, type WithId } from '@medplum/core';
-import type { Account, Invoice, Patient, Reference } from '@medplum/fhirtypes';
-import { STRIPE_SYSTEM } from '../constants';
+import type { BotEvent, MedplumClient, WithId } from '@medplum/core';
+import type { Account } from '@medplum/fhirtypes';
 import { readConfig } from '../config';
-import { accountSubscriptionIds, mapAccount, scheduleSnapshotOf } from '../fhir/account';
-import { searchFirstOfEach } from '../fhir/batch-read';
-import { retryOnConflict } from '../fhir/retry';
-import { identifierQuery, upsertByIdentifier } from '../fhir/upsert';
+import { accountSubscriptionIds, mapAccount, scheduleIdentifiers, scheduleSnapshotOf } from '../fhir/account';
+import { searchEach } from '../fhir/batch-read';
+import { withNames } from '../fhir/shared-account';
 import { logInfo } from '../log';
 import { applyScheduleEvent, scheduleStage } from '../machines/subscription-schedule';
 import { customerIdOf, metadataPatientId, scheduleSubscriptionIds } from '../stripe/access';
 import type { StripeEvent, StripeSubscriptionSchedule } from '../stripe/types';
+import { sharedAccountSearch, upsertSharedAccount } from './account-store';
+import { linkInvoices, unlinkedInvoicesQuery } from './invoice-link';
 import { patientQueries, pickPatient } from './patient-link';
 import { ignored, requireStripeEvent, type TargetResult } from './target';
 
-/** Invoices linked per search page; a schedule rarely has more waiting. */
-const LINK_PAGE_SIZE = 50;
-/** Bound on link pages per subscription, so that a link that cannot stick never loops. */
-const LINK_MAX_PAGES = 20;
-
-/** Invoices of a subscription (tagged by the invoice bot) that carry no `account` yet. */
-export function unlinkedInvoicesQuery(subscriptionId: string, count: number): string {
-  const tag = encodeURIComponent(`${STRIPE_SYSTEM.subscription}|${subscriptionId}`);
-  return `_tag=${tag}&account:missing=true&_count=${count}`;
-}
+export { linkInvoices, unlinkedInvoicesQuery } from './invoice-link';
 
 /**
- * `subscription_schedule.*` → one Account per schedule, its status driven by the schedule machine
- * (DESIGN sections 4–6): restore the machine from the stored Account, apply the event, write the
- * Account when the machine accepted it; then link the schedule's Invoices that were written before
- * the Account knew their subscription.
+ * `subscription_schedule.*` → the Account of the schedule, which is also its subscription's Account
+ * (found and conditionally created by an OR over every id the schedule names), its schedule part
+ * driven by the schedule machine: restore the machine from the schedule's own marker, apply the
+ * event, write the Account when the machine accepted it or the event names an id it lacks; then link
+ * the subscription's Invoices that were written before the Account knew their subscription.
  */
 export async function syncSubscriptionSchedule(medplum: MedplumClient, botEvent: BotEvent): Promise<TargetResult> {
   const config = readConfig(botEvent.secrets);
@@ -44,17 +36,19 @@ export async function syncSubscriptionSchedule(medplum: MedplumClient, botEvent:
     );
   }
 
-  const identifier = { system: STRIPE_SYSTEM.subscriptionSchedule, value: schedule.id };
+  // The schedule's Account is its subscription's Account: found by any id the schedule names.
+  const identifiers = scheduleIdentifiers(schedule);
   const hint = { customerId: customerIdOf(schedule), metadataPatientId: metadataPatientId(schedule) };
-  // One round trip: the stored Account, the Patient hints, and a probe for Invoices awaiting a link.
-  const [stored, ...matches] = await searchFirstOfEach(
+  // One round trip: the stored Account(s), the Patient hints, and a probe for Invoices awaiting a link.
+  const [stored = [], ...rest] = await searchEach(
     medplum,
     [
-      `Account?${identifierQuery(identifier)}&_count=1`,
+      sharedAccountSearch(identifiers),
       ...patientQueries(hint),
       ...scheduleSubscriptionIds(schedule).map((id) => `Invoice?${unlinkedInvoicesQuery(id, 1)}`),
     ].filter(Boolean)
   );
+  const matches = rest.map((found) => found[0]);
   const patient = pickPatient(matches);
   const invoicesAwaitLink = matches.some((m) => m?.resourceType === 'Invoice');
   if (!patient) {
@@ -67,27 +61,22 @@ export async function syncSubscriptionSchedule(medplum: MedplumClient, botEvent:
   const applied = { id: event.id, created: event.created, stage };
   /** Subscription ids of the Account that the last build started from. */
   let subscriptionsBefore: string[] = [];
-  const result = await upsertByIdentifier<Account>(medplum, {
-    resourceType: 'Account',
-    identifier,
-    preloaded: { resource: stored as WithId<Account> | undefined },
+  const result = await upsertSharedAccount(medplum, {
+    identifiers,
+    preloaded: stored as WithId<Account>[],
     build: (existing) => {
       subscriptionsBefore = accountSubscriptionIds(existing);
       const { snapshot, changed } = applyScheduleEvent(scheduleSnapshotOf(existing), applied);
-      if (!changed) {
-        return undefined;
+      if (changed) {
+        return mapAccount(event, snapshot, { patient, owner: config.payee }, existing);
       }
-      return mapAccount(
-        event,
-        snapshot,
-        { patient: patient ?? (existing?.subject?.[0] as Reference<Patient> | undefined), owner: config.payee },
-        existing
-      );
+      // A stale event still adds the ids it names (an Account keeps every id it has had).
+      return existing && withNames(existing, { identifiers, customerId: hint.customerId, patient });
     },
   });
 
   const account = result.resource;
-  const resources = account ? [`Account/${account.id}`] : [];
+  const resources = [...(account ? [`Account/${account.id}`] : []), ...result.merged];
   if (account) {
     const subscriptions = accountSubscriptionIds(account);
     // The write that first gives the Account a subscription id searches after it, so that Invoices
@@ -103,54 +92,3 @@ export async function syncSubscriptionSchedule(medplum: MedplumClient, botEvent:
   return { outcome: 'processed', resources, reason: 'the Account already shows this or a later event' };
 }
 
-/**
- * Sets `Invoice.account` on the Invoices of the Account's subscriptions that have none (DESIGN
- * section 4: the link ends in place whichever event arrives first). Returns their references.
- */
-export async function linkInvoices(
-  medplum: MedplumClient,
-  account: WithId<Account>,
-  subscriptionIds: readonly string[]
-): Promise<string[]> {
-  const reference = getReferenceString(account);
-  const linked: string[] = [];
-  for (const subscriptionId of subscriptionIds) {
-    const seen = new Set<string>();
-    for (let page = 0; page < LINK_MAX_PAGES; page++) {
-      const invoices = await medplum.searchResources('Invoice', unlinkedInvoicesQuery(subscriptionId, LINK_PAGE_SIZE), {
-        cache: 'no-cache',
-      });
-      const fresh = invoices.filter((invoice) => !seen.has(invoice.id));
-      for (const invoice of fresh) {
-        seen.add(invoice.id);
-        if (await linkInvoice(medplum, invoice, reference)) {
-          linked.push(`Invoice/${invoice.id}`);
-        }
-      }
-      if (invoices.length < LINK_PAGE_SIZE || fresh.length === 0) {
-        break;
-      }
-    }
-  }
-  if (linked.length) {
-    logInfo('linked invoices to subscription schedule account', { account: reference, invoices: linked });
-  }
-  return linked;
-}
-
-/** Sets the Invoice's `account` with If-Match; on a conflict re-reads it and leaves any link it finds. */
-async function linkInvoice(medplum: MedplumClient, found: WithId<Invoice>, reference: string): Promise<boolean> {
-  let preloaded: WithId<Invoice> | undefined = found;
-  return retryOnConflict(async () => {
-    const invoice = preloaded ?? (await medplum.readResource('Invoice', found.id, { cache: 'no-cache' }));
-    preloaded = undefined;
-    if (invoice.account) {
-      return false;
-    }
-    await medplum.updateResource<Invoice>(
-      { ...invoice, account: { reference } },
-      { headers: { 'If-Match': `W/"${invoice.meta?.versionId}"` } }
-    );
-    return true;
-  });
-}
