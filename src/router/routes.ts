@@ -48,6 +48,16 @@ export const ROUTED_EVENT_TYPES: Readonly<Record<string, readonly string[]>> = {
     'charge.refunded',
     'charge.refund.updated',
   ],
+  [BOT_NAME.subscription]: [
+    'customer.subscription.created',
+    'customer.subscription.updated',
+    'customer.subscription.deleted',
+    'customer.subscription.paused',
+    'customer.subscription.resumed',
+    'customer.subscription.pending_update_applied',
+    'customer.subscription.pending_update_expired',
+    'customer.subscription.trial_will_end',
+  ],
 };
 
 const TARGET_BY_TYPE = new Map(
@@ -60,6 +70,7 @@ const TARGET_BY_PREFIX: readonly (readonly [string, string])[] = [
   ['subscription_schedule.', BOT_NAME.subscriptionSchedule],
   ['payment_intent.', BOT_NAME.paymentIntent],
   ['refund.', BOT_NAME.paymentIntent],
+  ['customer.subscription.', BOT_NAME.subscription],
 ];
 
 const IGNORED_TYPES: Readonly<Record<string, string>> = {

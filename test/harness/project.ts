@@ -4,6 +4,7 @@ import { handler as invoiceHandler } from '../../bots/stripe-invoice';
 import { handler as paymentIntentHandler } from '../../bots/stripe-payment-intent';
 import { handler as routerHandler } from '../../bots/stripe-router';
 import { handler as subscriptionScheduleHandler } from '../../bots/stripe-subscription-schedule';
+import { handler as subscriptionHandler } from '../../bots/stripe-subscription';
 import { BOT_NAME, STRIPE_SYSTEM } from '../../src/constants';
 import type { RouterResult } from '../../src/router/router';
 import { signatureHeader, stripeBody } from '../../lib/stripe-events/events';
@@ -47,6 +48,7 @@ export const SOURCE_BOTS: Record<string, BotHandler> = {
   [BOT_NAME.invoice]: invoiceHandler,
   [BOT_NAME.subscriptionSchedule]: subscriptionScheduleHandler,
   [BOT_NAME.paymentIntent]: paymentIntentHandler,
+  [BOT_NAME.subscription]: subscriptionHandler,
 };
 
 /**
