@@ -8,14 +8,7 @@ import { wrapShapedEvent } from './events';
 import { loadStripeFixture, type FixtureShape } from './fixtures';
 
 export type SubscriptionStatus =
-  | 'incomplete'
-  | 'incomplete_expired'
-  | 'trialing'
-  | 'active'
-  | 'past_due'
-  | 'unpaid'
-  | 'paused'
-  | 'canceled';
+  'incomplete' | 'incomplete_expired' | 'trialing' | 'active' | 'past_due' | 'unpaid' | 'paused' | 'canceled';
 
 export interface SubscriptionItemVariant {
   readonly id?: string;

@@ -50,7 +50,10 @@ export const SUBSCRIPTION_EXTENSIONS: ReadonlySet<string> = new Set([
 const DECIDED = ['status', 'servicePeriod', 'name', 'owner'] as const;
 
 /** The Stripe identifier systems that name a subscription's Account (searched with an OR). */
-const ACCOUNT_ID_SYSTEMS: ReadonlySet<string> = new Set([STRIPE_SYSTEM.subscription, STRIPE_SYSTEM.subscriptionSchedule]);
+const ACCOUNT_ID_SYSTEMS: ReadonlySet<string> = new Set([
+  STRIPE_SYSTEM.subscription,
+  STRIPE_SYSTEM.subscriptionSchedule,
+]);
 
 export function subscriptionMarker(account: Account | undefined): AppliedEvent | undefined {
   return readAppliedEvent(account, EXTENSION.subscriptionLastAppliedEvent);

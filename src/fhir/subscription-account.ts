@@ -77,7 +77,9 @@ export function mapSubscriptionAccount(
     appliedEventExtension(applied, EXTENSION.subscriptionLastAppliedEvent),
     { url: EXTENSION.subscriptionStatus, valueCode: String(subscription.status) },
     { url: EXTENSION.subscriptionMachineState, valueCode: state },
-    ...(subscription.trial_end ? [{ url: EXTENSION.trialEnd, valueDateTime: unixToDateTime(subscription.trial_end) }] : []),
+    ...(subscription.trial_end
+      ? [{ url: EXTENSION.trialEnd, valueDateTime: unixToDateTime(subscription.trial_end) }]
+      : []),
     ...(subscription.items?.data ?? []).map((item) => itemExtension(subscription, item)),
   ];
   return canonicalAccount({

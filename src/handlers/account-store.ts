@@ -48,13 +48,15 @@ export interface SharedAccountResult {
  * two Accounts (two deliveries that named disjoint ids each created one) it merges them into the
  * older one first.
  */
-export async function upsertSharedAccount(medplum: MedplumClient, args: SharedAccountArgs): Promise<SharedAccountResult> {
+export async function upsertSharedAccount(
+  medplum: MedplumClient,
+  args: SharedAccountArgs
+): Promise<SharedAccountResult> {
   const query = accountIdentifierQuery(args.identifiers);
   let preloaded = args.preloaded;
   return retryOnConflict(async () => {
     const found =
-      preloaded ??
-      (await medplum.searchResources('Account', `${query}&_count=${MAX_FOUND}`, { cache: 'no-cache' }));
+      preloaded ?? (await medplum.searchResources('Account', `${query}&_count=${MAX_FOUND}`, { cache: 'no-cache' }));
     preloaded = undefined;
     if (found.length > 1) {
       return mergeAndWrite(medplum, [...found], args.build);
@@ -134,7 +136,9 @@ async function oldestFirst(medplum: MedplumClient, accounts: WithId<Account>[]):
   const born = new Map<string, string>();
   for (const account of accounts) {
     const history = await medplum.readHistory('Account', account.id, {}, { cache: 'no-cache' });
-    const times = (history.entry ?? []).flatMap((e) => (e.resource?.meta?.lastUpdated ? [e.resource.meta.lastUpdated] : []));
+    const times = (history.entry ?? []).flatMap((e) =>
+      e.resource?.meta?.lastUpdated ? [e.resource.meta.lastUpdated] : []
+    );
     born.set(account.id, times.sort()[0] ?? account.meta?.lastUpdated ?? '');
   }
   const key = (a: WithId<Account>) => born.get(a.id) ?? '';

@@ -91,4 +91,3 @@ export async function syncSubscriptionSchedule(medplum: MedplumClient, botEvent:
   }
   return { outcome: 'processed', resources, reason: 'the Account already shows this or a later event' };
 }
-

@@ -19,35 +19,40 @@ describe('concurrent deliveries of one subscription and its schedule', () => {
     ['past-due-then-canceled', true],
     ['upgraded', true],
     ['trial', false],
-  ] as const)('a burst (%s, schedule %s), every event three times at once, gives one Account', async (lifecycle, withSchedule) => {
-    const events = scenarioEvents(
-      {
-        lifecycle,
-        withSchedule,
-        withPatient: true,
-        gaps: [1, 0, 1, 1],
-        releaseAfter: 2,
-        ids: ['Burst0000001', 'Burst0000002', 'Burst0000003', 'Burst0000004', 'Burst0000005'],
-        shape: 'openapi',
-      },
-      `Burst${lifecycle.length}`
-    );
-    const all: StripeEvent[] = [...events.subscription, ...events.schedule];
-    const burst = [...all, ...all, ...all];
+  ] as const)(
+    'a burst (%s, schedule %s), every event three times at once, gives one Account',
+    async (lifecycle, withSchedule) => {
+      const events = scenarioEvents(
+        {
+          lifecycle,
+          withSchedule,
+          withPatient: true,
+          gaps: [1, 0, 1, 1],
+          releaseAfter: 2,
+          ids: ['Burst0000001', 'Burst0000002', 'Burst0000003', 'Burst0000004', 'Burst0000005'],
+          shape: 'openapi',
+        },
+        `Burst${lifecycle.length}`
+      );
+      const all: StripeEvent[] = [...events.subscription, ...events.schedule];
+      const burst = [...all, ...all, ...all];
 
-    const project = await createTestProject();
-    project.server.conflictOnOverlap = true;
-    const responses = await Promise.all(burst.map((event) => project.deliver(event)));
-    expect(responses.map((r) => r.status)).toEqual(burst.map(() => 200));
-    expect(project.server.overlapConflicts).toBeGreaterThan(0);
-    expect(await project.server.all<Communication>('Communication')).toHaveLength(all.length);
+      const project = await createTestProject();
+      project.server.conflictOnOverlap = true;
+      const responses = await Promise.all(burst.map((event) => project.deliver(event)));
+      expect(responses.map((r) => r.status)).toEqual(burst.map(() => 200));
+      expect(project.server.overlapConflicts).toBeGreaterThan(0);
+      expect(await project.server.all<Communication>('Communication')).toHaveLength(all.length);
 
-    const account = await onlyLiveAccount(project);
-    const sequential = await createTestProject();
-    await deliverAll(sequential, chronological(events));
-    expect(comparableAccount(project, account)).toEqual(comparableAccount(sequential, await onlyLiveAccount(sequential)));
-    expect(project.server.repo.rejected).toEqual([]);
-  });
+      const account = await onlyLiveAccount(project);
+      const sequential = await createTestProject();
+      await deliverAll(sequential, chronological(events));
+      expect(comparableAccount(project, account)).toEqual(
+        comparableAccount(sequential, await onlyLiveAccount(sequential))
+      );
+      expect(project.server.repo.rejected).toEqual([]);
+    }
+  );
 
   it('concurrent first deliveries naming one subscription by different ids create one Account', async () => {
     const events = scenarioEvents(

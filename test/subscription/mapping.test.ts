@@ -181,9 +181,13 @@ describe('subscription → Account (pure mapping)', () => {
       'trialing',
       T
     );
-    const forward = accountFor(wrapShapedEvent('customer.subscription.created', object, 'openapi', { id: 'evt_1A', created: T }));
+    const forward = accountFor(
+      wrapShapedEvent('customer.subscription.created', object, 'openapi', { id: 'evt_1A', created: T })
+    );
     const reversed = { ...object, items: { data: [...(object.items?.data ?? [])].reverse() } };
-    const backward = accountFor(wrapShapedEvent('customer.subscription.created', reversed, 'openapi', { id: 'evt_1A', created: T }));
+    const backward = accountFor(
+      wrapShapedEvent('customer.subscription.created', reversed, 'openapi', { id: 'evt_1A', created: T })
+    );
     expect(forward).toEqual(backward);
     expect(forward.name).toBe('Physio membership');
     expect(ext(forward, EXTENSION.trialEnd)?.valueDateTime).toBe(iso(T + 14 * DAY));

@@ -40,7 +40,10 @@ export interface Scenario {
  * is created at T (not started: it names only itself), starts the subscription at T+1, and releases it
  * `releaseAfter` seconds later; the subscription's events name the schedule until the release, not after.
  */
-export function scenarioEvents(s: Scenario, tail: string): { subscription: SubscriptionEvent[]; schedule: ScheduleEvent[] } {
+export function scenarioEvents(
+  s: Scenario,
+  tail: string
+): { subscription: SubscriptionEvent[]; schedule: ScheduleEvent[] } {
   const subscriptionId = `sub_1${tail}`;
   const scheduleId = `sub_sched_1${tail}`;
   const start = T + 1;
