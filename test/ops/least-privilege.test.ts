@@ -223,6 +223,13 @@ describe('least privilege: every request of a bot is allowed by its AccessPolicy
     expect(grantedWrites.filter((w) => !used.has(w))).toEqual([]);
   });
 
+  it('the stream merges two Accounts of one subscription: their history and Invoice-by-account searches are checked too', async () => {
+    const result = await runStream();
+    const paths = result.calls.filter((c) => c.caller.startsWith('Bot/')).map((c) => c.path);
+    expect(paths.some((p) => /^Account\/[^/]+\/_history/.test(p))).toBe(true);
+    expect(paths.some((p) => p.startsWith('Invoice?account='))).toBe(true);
+  });
+
   it('the check is not vacuous: a policy without search on Invoice fails the invoice bot', async () => {
     const result = await runStream();
     const policy = policyFor(BOT_NAME.invoice, result.botIds);
