@@ -1,12 +1,18 @@
 import { invoiceFamily } from './invoice';
 import { paymentFamily } from './payment';
 import { subscriptionScheduleFamily } from './subscription-schedule';
+import { subscriptionFamily } from './subscription';
 import type { BenchFamily } from './types';
 
 export type { BenchFamily, SeedTarget, SeededProject } from './types';
 
 /** Every event family the benchmark knows; add one module per family and list it here. */
-export const FAMILIES: readonly BenchFamily[] = [invoiceFamily, subscriptionScheduleFamily, paymentFamily];
+export const FAMILIES: readonly BenchFamily[] = [
+  invoiceFamily,
+  subscriptionScheduleFamily,
+  paymentFamily,
+  subscriptionFamily,
+];
 
 export function selectFamilies(names: readonly string[]): BenchFamily[] {
   if (names.length === 0) {
