@@ -189,8 +189,7 @@ describe('every (state × stage) edge within the same second: the later rank win
     const [toTerminal, toRank] = rankOf(stage);
     for (const id of ['evt_a', 'evt_z']) {
       const { changed } = applySubscriptionEvent(previous, { id, created: T, stage });
-      const later =
-        Number(toTerminal) - Number(fromTerminal) || toRank - fromRank || (id > 'evt_m' ? 1 : -1);
+      const later = Number(toTerminal) - Number(fromTerminal) || toRank - fromRank || (id > 'evt_m' ? 1 : -1);
       expect(changed, `${id}`).toBe(later > 0 && EXPECTED[from][stage] !== 'dropped');
     }
   });
