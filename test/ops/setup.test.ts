@@ -6,6 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { memoryLogger } from '../../scripts/ops/cli';
 import { connectMedplum } from '../../scripts/ops/env';
 import { runSetup, type SetupOptions } from '../../scripts/ops/setup';
+import { readBotEntries } from '../../scripts/bot-config';
 import { BOT_IDENTIFIER_SYSTEM } from '../../src/constants';
 import { tempConfig } from './helpers';
 import { MedplumFake, type MedplumFakeOptions } from './medplum-fake';
@@ -44,8 +45,15 @@ const EXPECTED_ACCESS: Record<string, Record<string, string[]>> = {
     Patient: ['read', 'search'],
     Organization: ['read', 'search'],
   },
+  // A subscription's Account: write, and history (which tells the older of two Accounts to merge).
   'stripe-subscription-schedule': {
-    Account: ['create', 'read', 'search', 'update'],
+    Account: ['create', 'history', 'read', 'search', 'update'],
+    Invoice: ['read', 'search', 'update'],
+    Patient: ['read', 'search'],
+    Organization: ['read', 'search'],
+  },
+  'stripe-subscription': {
+    Account: ['create', 'history', 'read', 'search', 'update'],
     Invoice: ['read', 'search', 'update'],
     Patient: ['read', 'search'],
     Organization: ['read', 'search'],
@@ -215,6 +223,7 @@ describe('npm run setup against a Medplum project', () => {
       'stripe-invoice': false,
       'stripe-subscription-schedule': false,
       'stripe-payment-intent': false,
+      'stripe-subscription': false,
     });
     expect(result.signatureMode).toBe('raw-body');
   });
@@ -272,7 +281,7 @@ describe('npm run setup against a Medplum project', () => {
     expect(fake.writes()).toEqual([]);
     expect(readFileSync(configPath, 'utf8')).toBe(before);
     expect(result.writes.length).toBeGreaterThan(10);
-    expect(log.lines.filter((l) => l.startsWith('would create Bot'))).toHaveLength(4);
+    expect(log.lines.filter((l) => l.startsWith('would create Bot'))).toHaveLength(readBotEntries(configPath).length);
   });
 
   it('adopts a bot already named by medplum.config.json and gives it the identifier', async () => {
@@ -285,6 +294,6 @@ describe('npm run setup against a Medplum project', () => {
     const second = await setup(fake, { configPath: tempConfig(first.result.botIds) });
     expect(second.result.botIds).toEqual(first.result.botIds);
     expect(second.result.writes).toEqual(['update Bot stripe-invoice (identifier)']);
-    expect((await fake.server.all('Bot')).length).toBe(4);
+    expect((await fake.server.all('Bot')).length).toBe(readBotEntries(tempConfig()).length);
   });
 });
