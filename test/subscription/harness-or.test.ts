@@ -1,5 +1,5 @@
 import { getStatus, normalizeOperationOutcome } from '@medplum/core';
-import type { Account } from '@medplum/fhirtypes';
+import type { Account, Identifier } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
 import { STRIPE_SYSTEM } from '../../src/constants';
 import { accountIdentifierQuery } from '../../src/fhir/shared-account';
@@ -9,7 +9,7 @@ const SUB = { system: STRIPE_SYSTEM.subscription, value: 'sub_1Or' };
 const SCHED = { system: STRIPE_SYSTEM.subscriptionSchedule, value: 'sub_sched_1Or' };
 const OR = accountIdentifierQuery([SUB, SCHED]);
 
-function account(identifier: (typeof SUB)[]): Account {
+function account(identifier: Identifier[]): Account {
   return { resourceType: 'Account', status: 'active', identifier };
 }
 
