@@ -13,6 +13,8 @@ export interface PolicyRule {
 const LOOKUP: readonly Interaction[] = ['search', 'read'];
 /** "Write" includes the search and read that conditional creates and versioned updates need. */
 const WRITE: readonly Interaction[] = ['search', 'read', 'create', 'update'];
+/** A subscription's Account: write, plus its history, which tells the older of two Accounts to merge. */
+const SHARED_ACCOUNT: readonly Interaction[] = [...WRITE, 'history'];
 
 /**
  * What each bot may do, by its name in medplum.config.json (docs/design.md, "Access policies"). PATCH counts as
@@ -32,7 +34,7 @@ export const BOT_ACCESS: Readonly<Record<string, readonly PolicyRule[]>> = {
     { resourceType: 'Organization', interaction: LOOKUP },
   ],
   [BOT_NAME.subscriptionSchedule]: [
-    { resourceType: 'Account', interaction: WRITE },
+    { resourceType: 'Account', interaction: SHARED_ACCOUNT },
     { resourceType: 'Invoice', interaction: [...LOOKUP, 'update'] },
     { resourceType: 'Patient', interaction: LOOKUP },
     { resourceType: 'Organization', interaction: LOOKUP },
@@ -59,6 +61,12 @@ export const BOT_ACCESS: Readonly<Record<string, readonly PolicyRule[]>> = {
   [BOT_NAME.paymentRequest]: [
     { resourceType: 'Patient', interaction: [...LOOKUP, 'update'] },
     { resourceType: 'Invoice', interaction: LOOKUP },
+  ],
+  [BOT_NAME.subscription]: [
+    { resourceType: 'Account', interaction: SHARED_ACCOUNT },
+    { resourceType: 'Invoice', interaction: [...LOOKUP, 'update'] },
+    { resourceType: 'Patient', interaction: LOOKUP },
+    { resourceType: 'Organization', interaction: LOOKUP },
   ],
 };
 

@@ -9,23 +9,20 @@ import {
   type ScheduleSnapshot,
   type ScheduleState,
 } from '../machines/subscription-schedule';
-import { scheduleSubscriptionIds } from '../stripe/access';
+import { customerIdOf, scheduleSubscriptionIds } from '../stripe/access';
 import type { StripeEvent, StripeSubscriptionSchedule } from '../stripe/types';
 import { appliedEventExtension, readAppliedEvent, unixToDateTime } from './order';
+import {
+  ACCOUNT_TYPE,
+  canonicalAccount,
+  otherExtensions,
+  SCHEDULE_EXTENSIONS,
+  subscriptionKnown,
+  withNames,
+} from './shared-account';
 
 export const ABORTED_REASON =
   'Stripe aborted the schedule (subscription_schedule.aborted): its subscription was canceled, usually for non-payment';
-
-/** The patient billing account type of HL7 v3 ActCode. */
-const ACCOUNT_TYPE = {
-  coding: [
-    {
-      system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode',
-      code: 'PBILLACCT',
-      display: 'patient billing account',
-    },
-  ],
-};
 
 export interface AccountLinks {
   /** The Patient of the schedule's customer; the Account has no subject without one. */
@@ -59,11 +56,22 @@ export function accountSubscriptionIds(account: Account | undefined): string[] {
   );
 }
 
+/** The Stripe ids a schedule names: its own, then the subscriptions it names (`subscription`, `released_subscription`). */
+export function scheduleIdentifiers(schedule: StripeSubscriptionSchedule): Identifier[] {
+  return [
+    { system: STRIPE_SYSTEM.subscriptionSchedule, value: schedule.id },
+    ...scheduleSubscriptionIds(schedule).map((value) => ({ system: STRIPE_SYSTEM.subscription, value })),
+  ];
+}
+
 /**
  * Maps a subscription schedule event, once the machine has accepted it (`snapshot` is the machine's
  * state after the event, `snapshot.applied` the event), to a FHIR Account. `existing` is the stored
- * Account: its subscription identifiers and identifiers of other systems are kept, so that a link once
- * made (an Invoice found by subscription id) stays valid.
+ * Account, which the schedule may share with its subscription: everything the schedule does not own
+ * stays (the subscription's part, identifiers of other systems, `partOf`…), identifiers are a union (an
+ * Account keeps every id it has had, so that a link once made stays valid), the subject only fills a
+ * missing one, and once a subscription event has been applied the subscription, not the schedule,
+ * decides `status`, `servicePeriod`, `name` and `owner`.
  */
 export function mapAccount(
   event: StripeEvent<StripeSubscriptionSchedule>,
@@ -77,43 +85,31 @@ export function mapAccount(
     throw new Error(`mapAccount needs the snapshot that event ${event.id} produced`);
   }
   const { state } = snapshot;
-  const period = servicePeriod(schedule, state, event.created);
+  const named = withNames(existing, {
+    identifiers: scheduleIdentifiers(schedule),
+    customerId: customerIdOf(schedule),
+    patient: links.patient,
+  });
   const extension: Extension[] = [
+    ...otherExtensions(existing, SCHEDULE_EXTENSIONS),
     appliedEventExtension(applied),
     { url: EXTENSION.stripeStatus, valueCode: schedule.status },
     { url: EXTENSION.machineState, valueCode: state },
     ...(state === 'aborted' ? [{ url: EXTENSION.statusReason, valueString: ABORTED_REASON }] : []),
   ];
-  return {
-    resourceType: 'Account',
-    extension,
-    identifier: accountIdentifiers(schedule, existing),
-    status: accountStatus(state),
-    type: ACCOUNT_TYPE,
-    name: schedule.default_settings?.description || `Stripe subscription schedule ${schedule.id}`,
-    ...(links.patient && { subject: [links.patient] }),
-    ...(period && { servicePeriod: period }),
-    ...(links.owner && { owner: links.owner }),
-  };
-}
-
-/**
- * The schedule identifier first, then the subscription ids the schedule names (`subscription`, then
- * `released_subscription`), then the stored Account's other subscription ids and foreign identifiers.
- */
-function accountIdentifiers(schedule: StripeSubscriptionSchedule, existing: Account | undefined): Identifier[] {
-  const subscriptions = [...scheduleSubscriptionIds(schedule)];
-  for (const id of accountSubscriptionIds(existing)) {
-    if (!subscriptions.includes(id)) {
-      subscriptions.push(id);
-    }
+  if (subscriptionKnown(existing)) {
+    return canonicalAccount({ ...named, extension, type: named.type ?? ACCOUNT_TYPE });
   }
-  const ours: ReadonlySet<string> = new Set([STRIPE_SYSTEM.subscriptionSchedule, STRIPE_SYSTEM.subscription]);
-  return [
-    { system: STRIPE_SYSTEM.subscriptionSchedule, value: schedule.id },
-    ...subscriptions.map((value) => ({ system: STRIPE_SYSTEM.subscription, value })),
-    ...(existing?.identifier ?? []).filter((i) => !i.system || !ours.has(i.system)),
-  ];
+  const period = servicePeriod(schedule, state, event.created);
+  return canonicalAccount({
+    ...named,
+    extension,
+    status: accountStatus(state),
+    type: named.type ?? ACCOUNT_TYPE,
+    name: schedule.default_settings?.description || `Stripe subscription schedule ${schedule.id}`,
+    servicePeriod: period,
+    owner: links.owner ?? named.owner,
+  });
 }
 
 /** Where the period's ends come from, for the message of a malformed timestamp. */

@@ -10,6 +10,11 @@ export async function searchFirstOfEach(
   medplum: MedplumClient,
   queries: readonly string[]
 ): Promise<(Resource | undefined)[]> {
+  return (await searchEach(medplum, queries)).map((matches) => matches[0]);
+}
+
+/** Like {@link searchFirstOfEach}, with every match of each search (up to its `_count`). */
+export async function searchEach(medplum: MedplumClient, queries: readonly string[]): Promise<Resource[][]> {
   if (queries.length === 0) {
     return [];
   }
@@ -30,6 +35,6 @@ export async function searchFirstOfEach(
         ? new OperationOutcomeError(outcome)
         : new Error(`Batch read of ${query} failed: ${normalizeErrorString(status || 'no response')}`);
     }
-    return (entry?.resource as Bundle | undefined)?.entry?.[0]?.resource;
+    return ((entry?.resource as Bundle | undefined)?.entry ?? []).flatMap((e) => (e.resource ? [e.resource] : []));
   });
 }

@@ -1,48 +1,17 @@
 import { badRequest, OperationOutcomeError } from '@medplum/core';
 import type { Extension, Resource } from '@medplum/fhirtypes';
 import { EXTENSION } from '../constants';
+import type { AppliedEvent } from '../event-order';
+
+export { compareEvents, supersedes, type AppliedEvent, type Lifecycle } from '../event-order';
 
 /**
- * The Stripe event whose state a resource shows. `stage` is the lifecycle stage that event put the
- * object in (usually the object's `status`; the event type where no status says it, e.g. `deleted`).
+ * The marker we keep on every resource we write. `url` names whose marker it is: a subscription's
+ * Account carries the schedule's (the default) and the subscription's own.
  */
-export interface AppliedEvent {
-  readonly id: string;
-  /** `event.created`, Unix seconds. */
-  readonly created: number;
-  readonly stage: string;
-}
-
-/** Ranks the lifecycle stages of one kind of Stripe object (docs/design.md, "Ordering, duplicates, concurrency"). */
-export interface Lifecycle {
-  /** Later stages rank higher; stages that are alternatives of each other share a rank. */
-  rank(stage: string): number;
-  /** A terminal stage is never left. */
-  isTerminal(stage: string): boolean;
-}
-
-/**
- * Orders two events of one object by the key (terminal or not, `created`, lifecycle rank, event id).
- * Negative when `a` comes first. The result never depends on arrival order.
- */
-export function compareEvents(a: AppliedEvent, b: AppliedEvent, lifecycle: Lifecycle): number {
-  return (
-    Number(lifecycle.isTerminal(a.stage)) - Number(lifecycle.isTerminal(b.stage)) ||
-    a.created - b.created ||
-    lifecycle.rank(a.stage) - lifecycle.rank(b.stage) ||
-    (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
-  );
-}
-
-/** True when `candidate` should replace the state written by `applied` (none: always). */
-export function supersedes(candidate: AppliedEvent, applied: AppliedEvent | undefined, lifecycle: Lifecycle): boolean {
-  return applied === undefined || compareEvents(candidate, applied, lifecycle) > 0;
-}
-
-/** The marker we keep on every resource we write. */
-export function appliedEventExtension(event: AppliedEvent): Extension {
+export function appliedEventExtension(event: AppliedEvent, url: string = EXTENSION.lastAppliedEvent): Extension {
   return {
-    url: EXTENSION.lastAppliedEvent,
+    url,
     extension: [
       { url: 'id', valueString: event.id },
       { url: 'created', valueDateTime: unixToDateTime(event.created, 'event.created') },
@@ -52,9 +21,12 @@ export function appliedEventExtension(event: AppliedEvent): Extension {
 }
 
 /** Reads our marker; a resource without one (written by something else) counts as older than any event. */
-export function readAppliedEvent(resource: Resource | undefined): AppliedEvent | undefined {
-  const marker = extensionsOf(resource)?.find((e) => e.url === EXTENSION.lastAppliedEvent);
-  const part = (url: string): Extension | undefined => marker?.extension?.find((e) => e.url === url);
+export function readAppliedEvent(
+  resource: Resource | undefined,
+  url: string = EXTENSION.lastAppliedEvent
+): AppliedEvent | undefined {
+  const marker = extensionsOf(resource)?.find((e) => e.url === url);
+  const part = (name: string): Extension | undefined => marker?.extension?.find((e) => e.url === name);
   const id = part('id')?.valueString;
   const created = part('created')?.valueDateTime;
   const stage = part('stage')?.valueCode;

@@ -70,14 +70,15 @@ export async function readByIdentifier<T extends Resource>(
   return found as WithId<T> | undefined;
 }
 
-function sameContent(stored: Resource, sent: Resource): boolean {
+/** True when the stored resource holds what was sent (id and meta aside). */
+export function sameContent(stored: Resource, sent: Resource): boolean {
   const { id: _id, meta: _meta, ...storedContent } = stored;
   const { id: _sentId, meta: _sentMeta, ...sentContent } = sent;
   return deepEquals(storedContent, sentContent);
 }
 
 /** Shaped like a 409 so that `retryOnConflict` treats it as one. */
-class ConcurrentCreateError extends Error {
+export class ConcurrentCreateError extends Error {
   readonly outcome = {
     resourceType: 'OperationOutcome' as const,
     id: 'conflict',

@@ -1,43 +1,28 @@
-import { getReferenceString, type BotEvent, type MedplumClient, type WithId } from '@medplum/core';
-import type { Account, Invoice, Patient, Reference } from '@medplum/fhirtypes';
-import { STRIPE_SYSTEM } from '../constants';
+import type { BotEvent, MedplumClient, WithId } from '@medplum/core';
+import type { Account, Patient, Reference } from '@medplum/fhirtypes';
 import { readConfig } from '../config';
-import { accountSubscriptionIds, mapAccount, scheduleSnapshotOf } from '../fhir/account';
-import { searchFirstOfEach } from '../fhir/batch-read';
-import { retryOnConflict } from '../fhir/retry';
-import { identifierQuery, upsertByIdentifier } from '../fhir/upsert';
+import { accountSubscriptionIds, mapAccount, scheduleIdentifiers, scheduleSnapshotOf } from '../fhir/account';
+import { searchEach } from '../fhir/batch-read';
+import { accountSubject } from '../fhir/billing-account';
+import { withNames } from '../fhir/shared-account';
 import { logInfo } from '../log';
 import { applyScheduleEvent, scheduleStage } from '../machines/subscription-schedule';
 import { customerIdOf, metadataPatientId, scheduleSubscriptionIds } from '../stripe/access';
 import type { StripeEvent, StripeSubscriptionSchedule } from '../stripe/types';
-import {
-  accountSubject,
-  customerTag,
-  readSubjectSource,
-  withSubjectSource,
-  withTags,
-  type SubjectSource,
-} from '../fhir/billing-account';
-import { ensureBillingAccount, fillSubscriptionInvoices } from './customer-claim';
-import { billingAccountOf, customerPatientOf, patientQueries, pickSubject } from './patient-link';
+import { sharedAccountSearch, upsertSharedAccount } from './account-store';
+import { linkInvoices, unlinkedInvoicesQuery } from './invoice-link';
+import { fillInvoicesOfSubject, inCustomerContext, resolveAccountCustomerContext } from './account-customer-context';
+import { patientQueries } from './patient-link';
 import { ignored, requireStripeEvent, type TargetResult } from './target';
 
-/** Invoices linked per search page; a schedule rarely has more waiting. */
-const LINK_PAGE_SIZE = 50;
-/** Bound on link pages per subscription, so that a link that cannot stick never loops. */
-const LINK_MAX_PAGES = 20;
-
-/** Invoices of a subscription (tagged by the invoice bot) that carry no `account` yet. */
-export function unlinkedInvoicesQuery(subscriptionId: string, count: number): string {
-  const tag = encodeURIComponent(`${STRIPE_SYSTEM.subscription}|${subscriptionId}`);
-  return `_tag=${tag}&account:missing=true&_count=${count}`;
-}
+export { linkInvoices, unlinkedInvoicesQuery } from './invoice-link';
 
 /**
- * `subscription_schedule.*` → one Account per schedule, its status driven by the schedule machine
- * (docs/design.md, "FHIR mapping" to "Subscription schedule machine"): restore the machine from the stored Account, apply the event, write the
- * Account when the machine accepted it; then link the schedule's Invoices that were written before
- * the Account knew their subscription.
+ * `subscription_schedule.*` → the Account of the schedule, which is also its subscription's Account
+ * (found and conditionally created by an OR over every id the schedule names), its schedule part
+ * driven by the schedule machine: restore the machine from the schedule's own marker, apply the
+ * event, write the Account when the machine accepted it or the event names an id it lacks; then link
+ * the subscription's Invoices that were written before the Account knew their subscription.
  */
 export async function syncSubscriptionSchedule(medplum: MedplumClient, botEvent: BotEvent): Promise<TargetResult> {
   const config = readConfig(botEvent.secrets);
@@ -53,29 +38,22 @@ export async function syncSubscriptionSchedule(medplum: MedplumClient, botEvent:
     );
   }
 
-  const identifier = { system: STRIPE_SYSTEM.subscriptionSchedule, value: schedule.id };
+  // The schedule's Account is its subscription's Account: found by any id the schedule names.
+  const identifiers = scheduleIdentifiers(schedule);
   const hint = { customerId: customerIdOf(schedule), metadataPatientId: metadataPatientId(schedule) };
-  // One round trip: the stored Account, the Patient hints, and a probe for Invoices awaiting a link.
-  const [stored, ...matches] = await searchFirstOfEach(
+  // One round trip: the stored Account(s), the Patient hints, and a probe for Invoices awaiting a link.
+  const [stored = [], ...rest] = await searchEach(
     medplum,
     [
-      `Account?${identifierQuery(identifier)}&_count=1`,
+      sharedAccountSearch(identifiers),
       ...patientQueries(hint),
       ...scheduleSubscriptionIds(schedule).map((id) => `Invoice?${unlinkedInvoicesQuery(id, 1)}`),
     ].filter(Boolean)
   );
-  const subject = pickSubject(matches, hint);
-  const patient = subject?.patient;
-  // The schedule's Account is `partOf` its customer's billing Account, created here when missing
-  // (one write, the first time a customer is seen), so the link does not depend on arrival order.
-  const found = billingAccountOf(matches, hint.customerId);
-  const billingAccount = hint.customerId
-    ? await ensureBillingAccount(medplum, hint.customerId, {
-        ...(config.payee && { owner: config.payee }),
-        ...(customerPatientOf(matches, hint.customerId) && { subject: customerPatientOf(matches, hint.customerId) }),
-        ...(found && { found }),
-      })
-    : undefined;
+  const matches = rest.map((found) => found[0]);
+  // The schedule's Account is `partOf` its customer's billing Account, created here when missing.
+  const context = await resolveAccountCustomerContext(medplum, matches, hint, config.payee);
+  const patient = context.subject?.patient;
   const invoicesAwaitLink = matches.some((m) => m?.resourceType === 'Invoice');
   if (!patient) {
     logInfo('no Patient found for subscription schedule; Account stored without subject', {
@@ -89,30 +67,23 @@ export async function syncSubscriptionSchedule(medplum: MedplumClient, botEvent:
   let subscriptionsBefore: string[] = [];
   /** Its subject before the last build. */
   let subjectBefore: Reference<Patient> | undefined;
-  const result = await upsertByIdentifier<Account>(medplum, {
-    resourceType: 'Account',
-    identifier,
-    preloaded: { resource: stored as WithId<Account> | undefined },
+  const result = await upsertSharedAccount(medplum, {
+    identifiers,
+    preloaded: stored as WithId<Account>[],
     build: (existing) => {
       subscriptionsBefore = accountSubscriptionIds(existing);
       subjectBefore = accountSubject(existing);
       const { snapshot, changed } = applyScheduleEvent(scheduleSnapshotOf(existing), applied);
-      if (!changed) {
-        return undefined;
-      }
-      // A subject once set never changes by an event.
-      const kept = existing?.subject?.[0] as Reference<Patient> | undefined;
-      const mapped = mapAccount(event, snapshot, { patient: kept ?? patient, owner: config.payee }, existing);
-      return withCustomerContext(mapped, existing, {
-        customerId: hint.customerId,
-        billingAccount,
-        source: kept ? readSubjectSource(existing) : subject?.source,
-      });
+      const next = changed
+        ? mapAccount(event, snapshot, { patient, owner: config.payee }, existing)
+        : // A stale event still adds the ids it names (an Account keeps every id it has had).
+          existing && withNames(existing, { identifiers, customerId: hint.customerId, patient });
+      return next && inCustomerContext(next, existing, context);
     },
   });
 
   const account = result.resource;
-  const resources = account ? [`Account/${account.id}`] : [];
+  const resources = [...(account ? [`Account/${account.id}`] : []), ...result.merged];
   if (account) {
     const subscriptions = accountSubscriptionIds(account);
     // The write that first gives the Account a subscription id searches after it, so that Invoices
@@ -121,91 +92,16 @@ export async function syncSubscriptionSchedule(medplum: MedplumClient, botEvent:
     if (learned || invoicesAwaitLink) {
       resources.push(...(await linkInvoices(medplum, account, subscriptions)));
     }
-    // Whoever first gives the subscription's Account its subject (or the subscription's Account a
-    // subscription id) fills the subscription's Invoices stored without a subject.
-    const owner = accountSubject(account);
-    const subjectGiven = result.written && !subjectBefore && owner !== undefined;
-    if (owner && (subjectGiven || learned)) {
-      const filled = await fillSubscriptionInvoices(medplum, subscriptions, owner);
-      resources.push(...filled.filter((r) => !resources.includes(r)));
-    }
+    const filled = await fillInvoicesOfSubject(
+      medplum,
+      account,
+      { subjectBefore, written: result.written, learned },
+      subscriptions
+    );
+    resources.push(...filled.filter((r) => !resources.includes(r)));
   }
   if (result.written) {
     return { outcome: 'processed', resources };
   }
   return { outcome: 'processed', resources, reason: 'the Account already shows this or a later event' };
-}
-
-/**
- * Sets `Invoice.account` on the Invoices of the Account's subscriptions that have none (docs/design.md,
- * "FHIR mapping": the link ends in place whichever event arrives first). Returns their references.
- */
-export async function linkInvoices(
-  medplum: MedplumClient,
-  account: WithId<Account>,
-  subscriptionIds: readonly string[]
-): Promise<string[]> {
-  const reference = getReferenceString(account);
-  const linked: string[] = [];
-  for (const subscriptionId of subscriptionIds) {
-    const seen = new Set<string>();
-    for (let page = 0; page < LINK_MAX_PAGES; page++) {
-      const invoices = await medplum.searchResources('Invoice', unlinkedInvoicesQuery(subscriptionId, LINK_PAGE_SIZE), {
-        cache: 'no-cache',
-      });
-      const fresh = invoices.filter((invoice) => !seen.has(invoice.id));
-      for (const invoice of fresh) {
-        seen.add(invoice.id);
-        if (await linkInvoice(medplum, invoice, reference)) {
-          linked.push(`Invoice/${invoice.id}`);
-        }
-      }
-      if (invoices.length < LINK_PAGE_SIZE || fresh.length === 0) {
-        break;
-      }
-    }
-  }
-  if (linked.length) {
-    logInfo('linked invoices to subscription schedule account', { account: reference, invoices: linked });
-  }
-  return linked;
-}
-
-/** Sets the Invoice's `account` with If-Match; on a conflict re-reads it and leaves any link it finds. */
-async function linkInvoice(medplum: MedplumClient, found: WithId<Invoice>, reference: string): Promise<boolean> {
-  let preloaded: WithId<Invoice> | undefined = found;
-  return retryOnConflict(async () => {
-    const invoice = preloaded ?? (await medplum.readResource('Invoice', found.id, { cache: 'no-cache' }));
-    preloaded = undefined;
-    if (invoice.account) {
-      return false;
-    }
-    await medplum.updateResource<Invoice>(
-      { ...invoice, account: { reference } },
-      { headers: { 'If-Match': `W/"${invoice.meta?.versionId}"` } }
-    );
-    return true;
-  });
-}
-
-/**
- * The schedule's Account in its customer's context: tagged with the customer (so a claim back-fills
- * it), `partOf` the billing Account, and marked with where its subject came from. Tags and `partOf`
- * already stored are kept.
- */
-function withCustomerContext(
-  account: Account,
-  existing: Account | undefined,
-  context: { customerId?: string; billingAccount?: WithId<Account>; source?: SubjectSource }
-): Account {
-  const meta = withTags(existing?.meta, context.customerId ? [customerTag(context.customerId)] : []);
-  const partOf =
-    existing?.partOf ?? (context.billingAccount && { reference: getReferenceString(context.billingAccount) });
-  const extension = withSubjectSource(account.extension, account.subject?.length ? context.source : undefined);
-  return {
-    ...account,
-    ...(meta && { meta }),
-    ...(extension.length && { extension }),
-    ...(partOf && { partOf }),
-  };
 }

@@ -1,13 +1,13 @@
 import { assign, initialTransition, setup, transition } from 'xstate';
-import type { AppliedEvent, Lifecycle } from '../fhir/order';
-import { supersedes } from '../fhir/order';
+import type { AppliedEvent, Lifecycle } from '../event-order';
+import { supersedes } from '../event-order';
 
 /**
  * The lifecycle of a Stripe subscription schedule as a pure xstate v5 machine (no I/O, no actors).
  *
  * Every Stripe event is reduced to an {@link AppliedEvent} whose `stage` is the schedule's stage after
  * the event ({@link scheduleStage}). The machine moves to the state of that stage when the event
- * supersedes the last applied one by the shared order key (`supersedes` in src/fhir/order.ts); it
+ * supersedes the last applied one by the shared order key (`supersedes` in src/event-order.ts); it
  * drops the event otherwise. A final state is never left for `notStarted` or `active`: it absorbs
  * every later non-terminal event. It does take a newer *terminal* event (e.g. a status-canceled
  * `updated` after `aborted` in a later second): otherwise the state would be whichever terminal

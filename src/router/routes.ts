@@ -57,6 +57,16 @@ export const ROUTED_EVENT_TYPES: Readonly<Record<string, readonly string[]>> = {
     'checkout.session.async_payment_failed',
     'checkout.session.expired',
   ],
+  [BOT_NAME.subscription]: [
+    'customer.subscription.created',
+    'customer.subscription.updated',
+    'customer.subscription.deleted',
+    'customer.subscription.paused',
+    'customer.subscription.resumed',
+    'customer.subscription.pending_update_applied',
+    'customer.subscription.pending_update_expired',
+    'customer.subscription.trial_will_end',
+  ],
 };
 
 const TARGET_BY_TYPE = new Map(
@@ -70,6 +80,7 @@ const TARGET_BY_PREFIX: readonly (readonly [string, string])[] = [
   ['payment_intent.', BOT_NAME.paymentIntent],
   ['refund.', BOT_NAME.paymentIntent],
   ['checkout.session.', BOT_NAME.customer],
+  ['customer.subscription.', BOT_NAME.subscription],
 ];
 
 /** Families ignored by prefix, checked after the target prefixes (so `customer.subscription.` can be routed). */

@@ -1,4 +1,12 @@
-import type { Expandable, StripeInvoice, StripeInvoiceLine, StripeObject, StripeSubscriptionSchedule } from './types';
+import type {
+  Expandable,
+  StripeInvoice,
+  StripeInvoiceLine,
+  StripeObject,
+  StripeSubscription,
+  StripeSubscriptionItem,
+  StripeSubscriptionSchedule,
+} from './types';
 
 /** The id of an expandable field, whether Stripe sent the id or the expanded object. */
 export function idOf(value: Expandable<{ id: string }> | null | undefined): string | undefined {
@@ -85,4 +93,28 @@ export function clientReferencePatientId(session: {
   const value = session.client_reference_id;
   const id = typeof value === 'string' && value.startsWith('Patient/') ? value.slice('Patient/'.length) : value;
   return typeof id === 'string' && FHIR_ID.test(id) ? id : undefined;
+}
+
+/** The schedule that manages a subscription, when one does (`schedule`, an id or the expanded object). */
+export function subscriptionScheduleId(subscription: StripeSubscription): string | undefined {
+  return idOf(subscription.schedule);
+}
+
+/**
+ * An item's current period (Unix seconds): on the item since 2025-03-31, on the subscription before.
+ * Missing halves are undefined.
+ */
+export function itemCurrentPeriod(
+  subscription: StripeSubscription,
+  item: StripeSubscriptionItem
+): { start?: number; end?: number } {
+  const onItem = item.current_period_start != null || item.current_period_end != null;
+  const start = (onItem ? item.current_period_start : subscription.current_period_start) ?? undefined;
+  const end = (onItem ? item.current_period_end : subscription.current_period_end) ?? undefined;
+  return { ...(start !== undefined && { start }), ...(end !== undefined && { end }) };
+}
+
+/** The product of an item's price (an id, or the expanded object). */
+export function itemProductId(item: StripeSubscriptionItem): string | undefined {
+  return idOf(item.price?.product);
 }

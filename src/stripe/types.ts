@@ -194,3 +194,36 @@ export interface StripeCheckoutSession extends StripeObject {
   readonly payment_link?: Expandable<{ id: string }> | null;
   readonly total_details?: { readonly amount_tax?: number | null; readonly amount_discount?: number | null } | null;
 }
+
+/** One item of a subscription: a price (of a product) and a quantity. */
+export interface StripeSubscriptionItem {
+  readonly id: string;
+  readonly object?: 'subscription_item';
+  readonly price?: { readonly id: string; readonly product?: Expandable<{ id: string }> | null } | null;
+  readonly quantity?: number | null;
+  /** Since 2025-03-31 (on the subscription before). */
+  readonly current_period_start?: number | null;
+  readonly current_period_end?: number | null;
+}
+
+/** A Subscription (`sub_…`). The current period is on the subscription before API 2025-03-31, on its items after. */
+export interface StripeSubscription extends StripeObject {
+  readonly object: 'subscription';
+  readonly id: string;
+  readonly status: string;
+  readonly customer: Expandable<{ id: string }> | null;
+  readonly created: number;
+  readonly start_date?: number | null;
+  readonly ended_at?: number | null;
+  readonly canceled_at?: number | null;
+  readonly cancel_at?: number | null;
+  readonly trial_start?: number | null;
+  readonly trial_end?: number | null;
+  readonly description?: string | null;
+  /** The schedule that manages the subscription, when one does. */
+  readonly schedule?: Expandable<{ id: string }> | null;
+  readonly items?: { readonly data: readonly StripeSubscriptionItem[]; readonly has_more?: boolean } | null;
+  /** Before 2025-03-31. */
+  readonly current_period_start?: number | null;
+  readonly current_period_end?: number | null;
+}

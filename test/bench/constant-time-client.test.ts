@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { applyJsonPatch, ConstantTimeStore } from '../../scripts/bench/constant-time-client';
 import { paymentFamily } from '../../scripts/bench/families/payment';
 import { subscriptionScheduleFamily } from '../../scripts/bench/families/subscription-schedule';
+import { subscriptionFamily } from '../../scripts/bench/families/subscription';
 import type { BenchFamily } from '../../scripts/bench/families/types';
 import { constantTimeProject, harnessProject } from '../../scripts/bench/project';
 import { BOT_IDENTIFIER_SYSTEM, BOT_NAME, STRIPE_SYSTEM } from '../../src/constants';
@@ -218,6 +219,8 @@ describe('ConstantTimeStore', () => {
     { family: subscriptionScheduleFamily, exercises: ['Account', 'Invoice'] },
     // A payment event that writes a reconciliation and its notice.
     { family: paymentFamily, exercises: ['PaymentReconciliation', 'PaymentNotice'] },
+    // A subscription event that links an Invoice of its subscription to the shared Account.
+    { family: subscriptionFamily, exercises: ['Account', 'Invoice'] },
   ])(
     'runs the $family.name stream as the validating harness does: same outcome and request count per delivery',
     async ({ family, exercises }: { family: BenchFamily; exercises: string[] }) => {

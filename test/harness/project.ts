@@ -6,6 +6,7 @@ import { handler as paymentIntentHandler } from '../../bots/stripe-payment-inten
 import { handler as paymentRequestHandler } from '../../bots/stripe-payment-request';
 import { handler as routerHandler } from '../../bots/stripe-router';
 import { handler as subscriptionScheduleHandler } from '../../bots/stripe-subscription-schedule';
+import { handler as subscriptionHandler } from '../../bots/stripe-subscription';
 import { BOT_NAME, STRIPE_SYSTEM } from '../../src/constants';
 import type { RouterResult } from '../../src/router/router';
 import { signatureHeader, stripeBody } from '../../lib/stripe-events/events';
@@ -51,6 +52,7 @@ export const SOURCE_BOTS: Record<string, BotHandler> = {
   [BOT_NAME.paymentIntent]: paymentIntentHandler,
   [BOT_NAME.customer]: customerHandler,
   [BOT_NAME.paymentRequest]: paymentRequestHandler,
+  [BOT_NAME.subscription]: subscriptionHandler,
 };
 
 /**

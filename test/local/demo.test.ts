@@ -75,9 +75,10 @@ describe('npm run demo', () => {
     // What the story says happened (design: fhir mapping).
     const account = byIdentifier<Account>(demoResources, 'Account', 'sub_sched_1SDemoCarePlan');
     expect(account.status).toBe('active');
+    // Identifiers in canonical order (by system, then value): the subscription's before the schedule's.
     expect(account.identifier?.map((i) => i.system)).toEqual([
-      STRIPE_SYSTEM.subscriptionSchedule,
       STRIPE_SYSTEM.subscription,
+      STRIPE_SYSTEM.subscriptionSchedule,
     ]);
     const month1 = byIdentifier<Invoice>(demoResources, 'Invoice', 'in_1SDemoMonth1');
     const month2 = byIdentifier<Invoice>(demoResources, 'Invoice', 'in_1SDemoMonth2');

@@ -26,6 +26,7 @@ import {
   wrapShapedEvent,
 } from '../../lib/stripe-events/events';
 import type { FhirTestServer } from '../../lib/embedded/fhir-server';
+import { subscriptionLifecycleEvents } from '../../lib/stripe-events/subscription';
 
 interface Call extends FhirRequestShape {
   readonly caller: string;
@@ -65,6 +66,14 @@ const SUBSCRIPTION = scheduleSubscriptionId(SCHEDULE);
  * payments (with `invoice_payment.paid`), a cancellation, refunds (pending → succeeded, and by
  * `charge.refunded`); then Stripe redelivers some, and an operator replays some.
  */
+/** A schedule and its subscription whose first events name disjoint ids: the later one merges two Accounts. */
+function disjoint(): StripeEvent[] {
+  const schedule = { id: 'sub_sched_1LeastPriv3', subscription: 'sub_1LeastPriv3' };
+  const [created, started, canceled] = scheduleLifecycleEvents(schedule, 'canceled', { start: T + 800, gaps: [5, 1] });
+  const [subscription] = subscriptionLifecycleEvents({ id: 'sub_1LeastPriv3' }, 'trial', { start: T + 801 });
+  return [created, subscription, started, canceled] as StripeEvent[];
+}
+
 function stream(claimant: string): StripeEvent[] {
   const refund = {
     id: 're_1LeastPriv',
@@ -83,6 +92,10 @@ function stream(claimant: string): StripeEvent[] {
     ...invoiceLifecycleEvents({ id: 'in_1LeastPrivD' }, 'deleted', { start: T + 30 }),
     ...scheduleLifecycleEvents(SCHEDULE, 'completed', { start: T + 100 }),
     ...scheduleLifecycleEvents({ id: 'sub_sched_1LeastPriv2' }, 'canceled-before-start', { start: T + 200 }),
+    // The schedule's subscription, and one without schedule whose Invoice arrives first (the bot links it).
+    ...subscriptionLifecycleEvents({ id: SUBSCRIPTION, schedule: SCHEDULE.id }, 'upgraded', { start: T + 101 }),
+    ...invoiceLifecycleEvents({ id: 'in_1LeastPrivE', subscription: 'sub_1LeastPrivSolo' }, 'paid', { start: T + 250 }),
+    ...subscriptionLifecycleEvents({ id: 'sub_1LeastPrivSolo' }, 'past-due-then-canceled', { start: T + 260 }),
     wrapShapedEvent(
       'payment_intent.created',
       buildPaymentIntent({ id: 'pi_1LeastPrivA' }, 'requires_payment_method', T + 300),
@@ -124,6 +137,7 @@ function stream(claimant: string): StripeEvent[] {
       { created: T + 701 }
     ),
     ...patientContextStream(claimant),
+    ...disjoint(),
   ] as StripeEvent[];
 }
 
@@ -266,6 +280,13 @@ describe('least privilege: every request of a bot is allowed by its AccessPolicy
       (r.interaction ?? []).filter((i) => i === 'create' || i === 'update').map((i) => `${i} ${r.resourceType}`)
     );
     expect(grantedWrites.filter((w) => !used.has(w))).toEqual([]);
+  });
+
+  it('the stream merges two Accounts of one subscription: their history and Invoice-by-account searches are checked too', async () => {
+    const result = await runStream();
+    const paths = result.calls.filter((c) => c.caller.startsWith('Bot/')).map((c) => c.path);
+    expect(paths.some((p) => /^Account\/[^/]+\/_history/.test(p))).toBe(true);
+    expect(paths.some((p) => p.startsWith('Invoice?account='))).toBe(true);
   });
 
   it('the check is not vacuous: a policy without search on Invoice fails the invoice bot', async () => {

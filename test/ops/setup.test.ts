@@ -49,8 +49,15 @@ const EXPECTED_ACCESS: Record<string, Record<string, string[]>> = {
     Patient: ['read', 'search'],
     Organization: ['read', 'search'],
   },
+  // A subscription's Account: write, and history (which tells the older of two Accounts to merge).
   'stripe-subscription-schedule': {
-    Account: ['create', 'read', 'search', 'update'],
+    Account: ['create', 'history', 'read', 'search', 'update'],
+    Invoice: ['read', 'search', 'update'],
+    Patient: ['read', 'search'],
+    Organization: ['read', 'search'],
+  },
+  'stripe-subscription': {
+    Account: ['create', 'history', 'read', 'search', 'update'],
     Invoice: ['read', 'search', 'update'],
     Patient: ['read', 'search'],
     Organization: ['read', 'search'],

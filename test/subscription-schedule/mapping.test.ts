@@ -87,7 +87,7 @@ describe('Stripe subscription_schedule fixture → Account (pure mapping)', () =
     expect(extensionValue(account, EXTENSION.statusReason)).toBeUndefined();
   });
 
-  it('an active schedule carries its subscription as the second identifier', () => {
+  it('an active schedule carries its subscription as an identifier (canonical order: by system, then value)', () => {
     const account = accountFor(
       scheduleEvent('subscription_schedule.updated', 'active', T + 5, { description: 'Physio plan' })
     );
@@ -95,8 +95,8 @@ describe('Stripe subscription_schedule fixture → Account (pure mapping)', () =
     expect(account.status).toBe('active');
     expect(account.name).toBe('Physio plan');
     expect(account.identifier).toEqual([
-      { system: STRIPE_SYSTEM.subscriptionSchedule, value: 'sub_sched_1TestMap' },
       { system: STRIPE_SYSTEM.subscription, value: 'sub_1TestMap' },
+      { system: STRIPE_SYSTEM.subscriptionSchedule, value: 'sub_sched_1TestMap' },
     ]);
   });
 
@@ -184,11 +184,12 @@ describe('Stripe subscription_schedule fixture → Account (pure mapping)', () =
       ],
     };
     const account = accountFor(scheduleEvent('subscription_schedule.updated', 'active', T + 5), undefined, existing);
+    // One canonical order (by system, then value), so that arrival order never changes the Account.
     expect(account.identifier).toEqual([
-      { system: STRIPE_SYSTEM.subscriptionSchedule, value: 'sub_sched_1TestMap' },
-      { system: STRIPE_SYSTEM.subscription, value: 'sub_1TestMap' },
-      { system: STRIPE_SYSTEM.subscription, value: 'sub_1Earlier' },
       { system: 'https://clinic.example/account', value: 'A-7' },
+      { system: STRIPE_SYSTEM.subscription, value: 'sub_1Earlier' },
+      { system: STRIPE_SYSTEM.subscription, value: 'sub_1TestMap' },
+      { system: STRIPE_SYSTEM.subscriptionSchedule, value: 'sub_sched_1TestMap' },
     ]);
   });
 });

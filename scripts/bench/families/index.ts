@@ -3,6 +3,7 @@ import { customerFamily } from './customer';
 import { invoiceFamily } from './invoice';
 import { paymentFamily } from './payment';
 import { subscriptionScheduleFamily } from './subscription-schedule';
+import { subscriptionFamily } from './subscription';
 import type { BenchFamily } from './types';
 
 export type { BenchFamily, SeedTarget, SeededProject } from './types';
@@ -14,6 +15,7 @@ export const FAMILIES: readonly BenchFamily[] = [
   paymentFamily,
   customerFamily,
   checkoutFamily,
+  subscriptionFamily,
 ];
 
 export function selectFamilies(names: readonly string[]): BenchFamily[] {
