@@ -3,6 +3,7 @@ import { expect } from 'vitest';
 import { compareEvents } from '../../src/event-order';
 import { subscriptionLifecycle, subscriptionStage } from '../../src/machines/subscription';
 import type { StripeEvent, StripeSubscription } from '../../src/stripe/types';
+import { STRIPE_SYSTEM } from '../../src/constants';
 import type { TestProject } from '../harness/project';
 
 export type SubscriptionEvent = StripeEvent<StripeSubscription>;
@@ -17,9 +18,24 @@ export function chronologicalSubscription(events: readonly SubscriptionEvent[]):
   return [...events].sort((a, b) => compareEvents(key(a), key(b), subscriptionLifecycle));
 }
 
-/** The Accounts a project holds that are not merged away (`entered-in-error`). */
+/**
+ * The subscription (and schedule) Accounts a project holds, merged-away ones included; the customer's
+ * billing Account, which every subscription Account is `partOf`, is not one of them.
+ */
+export async function subscriptionAccounts(project: TestProject): Promise<Account[]> {
+  return (await project.server.all<Account>('Account')).filter((a) => !isBillingAccount(a));
+}
+
+function isBillingAccount(account: Account): boolean {
+  const ours = new Set<string>([STRIPE_SYSTEM.subscription, STRIPE_SYSTEM.subscriptionSchedule]);
+  return (
+    !(account.identifier ?? []).some((i) => i.system && ours.has(i.system)) && account.status !== 'entered-in-error'
+  );
+}
+
+/** The subscription Accounts a project holds that are not merged away (`entered-in-error`). */
 export async function liveAccounts(project: TestProject): Promise<Account[]> {
-  return (await project.server.all<Account>('Account')).filter((a) => a.status !== 'entered-in-error');
+  return (await subscriptionAccounts(project)).filter((a) => a.status !== 'entered-in-error');
 }
 
 /** The one live Account (a merged-away one may exist beside it). */

@@ -16,7 +16,7 @@ import {
   type SubscriptionStatus,
 } from '../../lib/stripe-events/subscription';
 import { createTestProject, CUSTOMER_ID } from '../harness/project';
-import { itemsOf, onlyLiveAccount, type SubscriptionEvent } from './helpers';
+import { itemsOf, onlyLiveAccount, type SubscriptionEvent, subscriptionAccounts } from './helpers';
 
 const T = 1_760_000_000;
 const DAY = 86_400;
@@ -288,7 +288,7 @@ describe('router + subscription bot: the Account as stored', () => {
     const response = await project.deliver(odd);
     expect(response.status).toBe(200);
     expect(response.result).toMatchObject({ outcome: 'ignored', reason: expect.stringMatching(/ended/) });
-    expect(await project.server.all<Account>('Account')).toEqual([]);
+    expect(await subscriptionAccounts(project)).toEqual([]);
   });
 
   it('a stale event writes nothing and says so', async () => {
