@@ -8,7 +8,7 @@ import type { StripeEvent, StripeObject } from '../../src/stripe/types';
 import type { DemoStream } from './demo-stream';
 import { requestDemoPayment } from './demo-payment-request';
 import { startLocalServer, type EventLine, type LocalServer } from './server';
-import { archiveSummary, formatTable, resourceRow, shortId, TABLE_TYPES } from './table';
+import { archiveSummary, formatTable, patientLinkSummary, resourceRow, shortId, TABLE_TYPES } from './table';
 
 export const DEMO_STREAM_PATH = resolve(import.meta.dirname, '..', '..', 'demo', 'stream.json');
 
@@ -39,7 +39,7 @@ export function readDemoStream(path = DEMO_STREAM_PATH): DemoStream {
  * `npm run demo`: starts the local server on a free port (as `npm start` does, in memory), posts the
  * bundled stream to it over HTTP as Stripe would (signed with a secret made up for the run, waves of
  * concurrent posts, shuffled, with redeliveries), then reads the resources back over HTTP and
- * prints them as a table.
+ * prints them as a table, with a line counting what is linked to each demo Patient.
  */
 export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const out = options.out ?? ((line: string) => process.stdout.write(`${line}\n`));
@@ -91,6 +91,12 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     out('');
     out(formatTable(TABLE_TYPES.flatMap((type) => (resources[type] ?? []).map(resourceRow))));
     out(archiveSummary((resources.Communication ?? []) as Communication[]));
+    const tableResources = TABLE_TYPES.flatMap((type) => resources[type] ?? []);
+    const patients = (resources.Patient ?? []) as Patient[];
+    out('');
+    for (const patient of stream.patients) {
+      out(patientLinkSummary(tableResources, `Patient/${patient.id}`));
+    }
 
     const failed = deliveries.filter((d) => d.status !== 200);
     const outcomes = new Map<string, number>();
@@ -106,7 +112,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     if (options.dataPath) {
       out(`Kept in ${options.dataPath}: \`npm start -- --data ${options.dataPath}\` serves it.`);
     }
-    await requestDemoPayment(server, stream.patients, out);
+    // As stored now: the customer's claim gave the Patient its Stripe customer id.
+    const demoPatients = stream.patients.map((p) => patients.find((stored) => stored.id === p.id) ?? p);
+    await requestDemoPayment(server, demoPatients, out);
     return { deliveries, resources, exitCode: failed.length ? 1 : 0 };
   } finally {
     await server.close();
@@ -153,12 +161,17 @@ async function readAll(baseUrl: string, type: string): Promise<Resource[]> {
   return (bundle.entry ?? []).flatMap((e) => (e.resource ? [e.resource] : []));
 }
 
-/** The stream's Patients, unless a kept store already has them (by their Stripe customer id). */
+/**
+ * The stream's Patients, stored under their own ids (the events name them by id), unless a kept store
+ * (`--data`) already has them.
+ */
 async function seedOnce(server: LocalServer, patient: Patient): Promise<void> {
-  const identifier = patient.identifier?.[0];
+  if (!patient.id) {
+    throw new Error('demo/stream.json holds a Patient without an id: the events could not name it');
+  }
   const stored = await server.embedded.repo.searchOne({
     resourceType: 'Patient',
-    filters: [{ code: 'identifier', operator: Operator.EQUALS, value: `${identifier?.system}|${identifier?.value}` }],
+    filters: [{ code: '_id', operator: Operator.EQUALS, value: patient.id }],
   });
   if (!stored) {
     await server.embedded.seed(patient);

@@ -45,7 +45,24 @@ export function resourceRow(resource: Resource): ResourceRow {
 
 /** `name→Type/shortid` for every reference in the resource; `name→Type?identifier` for a logical one. */
 export function linksOf(resource: Resource): string[] {
-  const links: string[] = [];
+  return outgoingLinks(resource).map((link) => {
+    if (link.kind === 'reference') {
+      const [type, id] = link.target.split('/');
+      return `${link.key}→${type}/${shortId(id)}`;
+    }
+    return `${link.key}→${link.target}`;
+  });
+}
+
+/** One link out of a resource: a reference (`Type/id`), a Stripe id, or a logical `Type?identifier`. */
+interface OutgoingLink {
+  readonly key: string;
+  readonly kind: 'reference' | 'stripe' | 'logical';
+  readonly target: string;
+}
+
+function outgoingLinks(resource: Resource): OutgoingLink[] {
+  const links: OutgoingLink[] = [];
   const walk = (value: unknown, key: string): void => {
     if (Array.isArray(value)) {
       value.forEach((v) => walk(v, key));
@@ -56,8 +73,7 @@ export function linksOf(resource: Resource): string[] {
     }
     const object = value as Record<string, unknown>;
     if (typeof object.reference === 'string') {
-      const [type, id] = object.reference.split('/');
-      links.push(`${key}→${type}/${shortId(id)}`);
+      links.push({ key, kind: 'reference', target: object.reference });
       return;
     }
     // A Stripe identifier standing for a resource (e.g. a refund's `predecessor`, the payment intent).
@@ -68,12 +84,12 @@ export function linksOf(resource: Resource): string[] {
       key !== 'identifier' &&
       key !== 'paymentIdentifier'
     ) {
-      links.push(`${key}→${object.value}`);
+      links.push({ key, kind: 'stripe', target: object.value });
       return;
     }
     const identifier = object.identifier as { value?: string } | undefined;
     if (typeof object.type === 'string' && identifier?.value && key !== 'identifier') {
-      links.push(`${key}→${object.type}?${identifier.value}`);
+      links.push({ key, kind: 'logical', target: `${object.type}?${identifier.value}` });
       return;
     }
     for (const [k, v] of Object.entries(object)) {
@@ -88,6 +104,62 @@ export function linksOf(resource: Resource): string[] {
     }
   }
   return links;
+}
+
+/**
+ * The resources linked to `patient` (`Patient/<id>`): those that point at it (an Account's or an
+ * Invoice's `subject`), then, until nothing changes, those that point at a linked one (a subscription
+ * Account `partOf` the billing Account, a payment's `request` Invoice, a notice's `payment`, a
+ * refund's `predecessor` payment by its Stripe id).
+ */
+export function linkedToPatient(resources: readonly Resource[], patient: string): Resource[] {
+  const linked = new Set<string>([patient]);
+  const linkedStripeIds = new Set<string>();
+  const found: Resource[] = [];
+  let changed = true;
+  while (changed) {
+    changed = false;
+    for (const resource of resources) {
+      const reference = `${resource.resourceType}/${resource.id}`;
+      if (linked.has(reference)) {
+        continue;
+      }
+      const points = outgoingLinks(resource).some((link) =>
+        link.kind === 'stripe' ? linkedStripeIds.has(link.target) : linked.has(link.target)
+      );
+      if (points) {
+        linked.add(reference);
+        found.push(resource);
+        for (const identifier of (resource as { identifier?: { value?: string }[] }).identifier ?? []) {
+          if (identifier.value) {
+            linkedStripeIds.add(identifier.value);
+          }
+        }
+        changed = true;
+      }
+    }
+  }
+  return found;
+}
+
+/** E.g. `Linked to Patient/0c5d1e7a: 3 Accounts, 5 Invoices, …; not linked: 1 Organization`. */
+export function patientLinkSummary(resources: readonly Resource[], patient: string): string {
+  const linked = new Set(linkedToPatient(resources, patient));
+  // Counted in the order of `resources` (the table's), whatever order the links were found in.
+  const count = (list: readonly Resource[]) => {
+    const byType = new Map<string, number>();
+    for (const r of list) {
+      byType.set(r.resourceType, (byType.get(r.resourceType) ?? 0) + 1);
+    }
+    return [...byType].map(([type, n]) => `${n} ${type}${n === 1 ? '' : 's'}`).join(', ');
+  };
+  const others = resources.filter((r) => !linked.has(r) && r.resourceType !== 'Patient');
+  const [type, id] = patient.split('/');
+  return (
+    `Linked to ${type}/${shortId(id)} (pointing at it, or at what points at it): ` +
+    `${count(resources.filter((r) => linked.has(r))) || 'nothing'}` +
+    (others.length ? `; not linked: ${count(others)}` : '')
+  );
 }
 
 function money(value: Money | undefined): string {
