@@ -1,18 +1,10 @@
-import type { BotEvent, MedplumClient, WithId } from '@medplum/core';
-import type { Account, Patient, Reference } from '@medplum/fhirtypes';
+import type { BotEvent, MedplumClient } from '@medplum/core';
 import { readConfig } from '../config';
-import { accountSubscriptionIds, mapAccount, scheduleIdentifiers, scheduleSnapshotOf } from '../fhir/account';
-import { searchEach } from '../fhir/batch-read';
-import { accountSubject } from '../fhir/billing-account';
-import { withNames } from '../fhir/shared-account';
-import { logInfo } from '../log';
+import { mapAccount, scheduleIdentifiers, scheduleSnapshotOf } from '../fhir/account';
 import { applyScheduleEvent, scheduleStage } from '../machines/subscription-schedule';
 import { customerIdOf, metadataPatientId, scheduleSubscriptionIds } from '../stripe/access';
 import type { StripeEvent, StripeSubscriptionSchedule } from '../stripe/types';
-import { sharedAccountSearch, upsertSharedAccount } from './account-store';
-import { linkInvoices, unlinkedInvoicesQuery } from './invoice-link';
-import { fillInvoicesOfSubject, inCustomerContext, resolveAccountCustomerContext } from './account-customer-context';
-import { patientQueries } from './patient-link';
+import { syncSharedAccount } from './shared-account-sync';
 import { ignored, requireStripeEvent, type TargetResult } from './target';
 
 export { linkInvoices, unlinkedInvoicesQuery } from './invoice-link';
@@ -39,69 +31,16 @@ export async function syncSubscriptionSchedule(medplum: MedplumClient, botEvent:
   }
 
   // The schedule's Account is its subscription's Account: found by any id the schedule names.
-  const identifiers = scheduleIdentifiers(schedule);
-  const hint = { customerId: customerIdOf(schedule), metadataPatientId: metadataPatientId(schedule) };
-  // One round trip: the stored Account(s), the Patient hints, and a probe for Invoices awaiting a link.
-  const [stored = [], ...rest] = await searchEach(
-    medplum,
-    [
-      sharedAccountSearch(identifiers),
-      ...patientQueries(hint),
-      ...scheduleSubscriptionIds(schedule).map((id) => `Invoice?${unlinkedInvoicesQuery(id, 1)}`),
-    ].filter(Boolean)
-  );
-  const matches = rest.map((found) => found[0]);
-  // The schedule's Account is `partOf` its customer's billing Account, created here when missing.
-  const context = await resolveAccountCustomerContext(medplum, matches, hint, config.payee);
-  const patient = context.subject?.patient;
-  const invoicesAwaitLink = matches.some((m) => m?.resourceType === 'Invoice');
-  if (!patient) {
-    logInfo('no Patient found for subscription schedule; Account stored without subject', {
-      subscriptionSchedule: schedule.id,
-      ...hint,
-    });
-  }
-
   const applied = { id: event.id, created: event.created, stage };
-  /** Subscription ids of the Account that the last build started from. */
-  let subscriptionsBefore: string[] = [];
-  /** Its subject before the last build. */
-  let subjectBefore: Reference<Patient> | undefined;
-  const result = await upsertSharedAccount(medplum, {
-    identifiers,
-    preloaded: stored as WithId<Account>[],
-    build: (existing) => {
-      subscriptionsBefore = accountSubscriptionIds(existing);
-      subjectBefore = accountSubject(existing);
+  return syncSharedAccount(medplum, {
+    about: { subscriptionSchedule: schedule.id },
+    identifiers: scheduleIdentifiers(schedule),
+    hint: { customerId: customerIdOf(schedule), metadataPatientId: metadataPatientId(schedule) },
+    subscriptionIds: scheduleSubscriptionIds(schedule),
+    ...(config.payee && { owner: config.payee }),
+    apply: (existing, patient) => {
       const { snapshot, changed } = applyScheduleEvent(scheduleSnapshotOf(existing), applied);
-      const next = changed
-        ? mapAccount(event, snapshot, { patient, owner: config.payee }, existing)
-        : // A stale event still adds the ids it names (an Account keeps every id it has had).
-          existing && withNames(existing, { identifiers, customerId: hint.customerId, patient });
-      return next && inCustomerContext(next, existing, context);
+      return changed ? mapAccount(event, snapshot, { patient, owner: config.payee }, existing) : undefined;
     },
   });
-
-  const account = result.resource;
-  const resources = [...(account ? [`Account/${account.id}`] : []), ...result.merged];
-  if (account) {
-    const subscriptions = accountSubscriptionIds(account);
-    // The write that first gives the Account a subscription id searches after it, so that Invoices
-    // written while this bot ran are found too; otherwise the probe of the batched read decides.
-    const learned = result.written && subscriptions.some((id) => !subscriptionsBefore.includes(id));
-    if (learned || invoicesAwaitLink) {
-      resources.push(...(await linkInvoices(medplum, account, subscriptions)));
-    }
-    const filled = await fillInvoicesOfSubject(
-      medplum,
-      account,
-      { subjectBefore, written: result.written, learned },
-      subscriptions
-    );
-    resources.push(...filled.filter((r) => !resources.includes(r)));
-  }
-  if (result.written) {
-    return { outcome: 'processed', resources };
-  }
-  return { outcome: 'processed', resources, reason: 'the Account already shows this or a later event' };
 }

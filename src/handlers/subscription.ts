@@ -1,19 +1,11 @@
-import type { BotEvent, MedplumClient, WithId } from '@medplum/core';
-import type { Account, Patient, Reference } from '@medplum/fhirtypes';
+import type { BotEvent, MedplumClient } from '@medplum/core';
 import { readConfig } from '../config';
-import { accountSubscriptionIds } from '../fhir/account';
-import { searchEach } from '../fhir/batch-read';
-import { accountSubject } from '../fhir/billing-account';
-import { withNames } from '../fhir/shared-account';
 import { mapSubscriptionAccount, subscriptionIdentifiers, subscriptionSnapshotOf } from '../fhir/subscription-account';
-import { logInfo, logWarn } from '../log';
+import { logWarn } from '../log';
 import { applySubscriptionEvent, subscriptionStage } from '../machines/subscription';
 import { customerIdOf, metadataPatientId } from '../stripe/access';
 import type { StripeEvent, StripeSubscription } from '../stripe/types';
-import { sharedAccountSearch, upsertSharedAccount } from './account-store';
-import { linkInvoices, unlinkedInvoicesQuery } from './invoice-link';
-import { fillInvoicesOfSubject, inCustomerContext, resolveAccountCustomerContext } from './account-customer-context';
-import { patientQueries } from './patient-link';
+import { syncSharedAccount } from './shared-account-sync';
 import { ignored, requireStripeEvent, type TargetResult } from './target';
 
 /**
@@ -42,60 +34,16 @@ export async function syncSubscription(medplum: MedplumClient, botEvent: BotEven
     });
   }
 
-  const identifiers = subscriptionIdentifiers(subscription);
-  const hint = { customerId: customerIdOf(subscription), metadataPatientId: metadataPatientId(subscription) };
-  const [stored = [], ...rest] = await searchEach(
-    medplum,
-    [
-      sharedAccountSearch(identifiers),
-      ...patientQueries(hint),
-      `Invoice?${unlinkedInvoicesQuery(subscription.id, 1)}`,
-    ].filter(Boolean)
-  );
-  const matches = rest.map((found) => found[0]);
-  // The subscription's Account is `partOf` its customer's billing Account, created here when missing.
-  const context = await resolveAccountCustomerContext(medplum, matches, hint, config.payee);
-  const patient = context.subject?.patient;
-  const invoicesAwaitLink = matches.some((m) => m?.resourceType === 'Invoice');
-  if (!patient) {
-    logInfo('no Patient found for subscription; Account stored without subject', {
-      subscription: subscription.id,
-      ...hint,
-    });
-  }
-
   const applied = { id: event.id, created: event.created, stage };
-  let subscriptionsBefore: string[] = [];
-  let subjectBefore: Reference<Patient> | undefined;
-  const result = await upsertSharedAccount(medplum, {
-    identifiers,
-    preloaded: stored as WithId<Account>[],
-    build: (existing) => {
-      subscriptionsBefore = accountSubscriptionIds(existing);
-      subjectBefore = accountSubject(existing);
+  return syncSharedAccount(medplum, {
+    about: { subscription: subscription.id },
+    identifiers: subscriptionIdentifiers(subscription),
+    hint: { customerId: customerIdOf(subscription), metadataPatientId: metadataPatientId(subscription) },
+    subscriptionIds: [subscription.id],
+    ...(config.payee && { owner: config.payee }),
+    apply: (existing, patient) => {
       const { snapshot, changed } = applySubscriptionEvent(subscriptionSnapshotOf(existing), applied);
-      const next = changed
-        ? mapSubscriptionAccount(event, snapshot, { patient, owner: config.payee }, existing)
-        : // A stale event still adds the ids it names (an Account keeps every schedule id it has had).
-          existing && withNames(existing, { identifiers, customerId: hint.customerId, patient });
-      return next && inCustomerContext(next, existing, context);
+      return changed ? mapSubscriptionAccount(event, snapshot, { patient, owner: config.payee }, existing) : undefined;
     },
   });
-
-  const account = result.resource;
-  const resources = [...(account ? [`Account/${account.id}`] : []), ...result.merged];
-  if (account) {
-    const learned = result.written && !subscriptionsBefore.includes(subscription.id);
-    if (learned || invoicesAwaitLink) {
-      resources.push(...(await linkInvoices(medplum, account, [subscription.id])));
-    }
-    const filled = await fillInvoicesOfSubject(medplum, account, { subjectBefore, written: result.written, learned }, [
-      subscription.id,
-    ]);
-    resources.push(...filled.filter((r) => !resources.includes(r)));
-  }
-  if (result.written) {
-    return { outcome: 'processed', resources };
-  }
-  return { outcome: 'processed', resources, reason: 'the Account already shows this or a later event' };
 }

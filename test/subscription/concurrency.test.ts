@@ -1,24 +1,13 @@
-import type { Account, Communication } from '@medplum/fhirtypes';
+import type { Communication } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
 import type { RecordedRequest } from '../../lib/embedded/fhir-server';
 import type { StripeEvent } from '../../src/stripe/types';
-import { comparable } from '../harness/normalize';
-import { createTestProject, type TestProject } from '../harness/project';
+import { createTestProject } from '../harness/project';
 import { deliverAll } from '../subscription-schedule/helpers';
-import { liveAccounts, onlyLiveAccount, subscriptionAccounts } from './helpers';
+import { liveAccounts, onlyLiveAccount, subscriptionAccounts, comparableAccount } from './helpers';
 import { chronological, scenarioEvents } from './scenario';
 
 const isAccountWrite = (r: RecordedRequest) => r.resourceType === 'Account' && r.method !== 'GET';
-
-function comparableAccount(project: TestProject, account: Account): unknown {
-  // The customer's billing Account, which the Account is `partOf`, has another id in each project.
-  const billing = account.partOf?.reference?.split('/')[1];
-  return comparable(account, {
-    [project.patient.id]: 'PATIENT',
-    [project.payee.id]: 'PAYEE',
-    ...(billing && { [billing]: 'BILLING' }),
-  });
-}
 
 describe('concurrent deliveries of one subscription and its schedule', () => {
   it.each([

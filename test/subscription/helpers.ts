@@ -4,6 +4,7 @@ import { compareEvents } from '../../src/event-order';
 import { subscriptionLifecycle, subscriptionStage } from '../../src/machines/subscription';
 import type { StripeEvent, StripeSubscription } from '../../src/stripe/types';
 import { STRIPE_SYSTEM } from '../../src/constants';
+import { comparable } from '../harness/normalize';
 import type { TestProject } from '../harness/project';
 
 export type SubscriptionEvent = StripeEvent<StripeSubscription>;
@@ -53,4 +54,17 @@ export function itemsOf(account: Account): string[] {
       const part = (url: string) => e.extension?.find((p) => p.url === url);
       return `${part('price')?.valueCoding?.code} × ${part('quantity')?.valueInteger}`;
     });
+}
+
+/**
+ * An Account as a test compares it: without id and meta (tags kept), the project's own ids named
+ * (its Patient, payee and the billing Account it is `partOf`, which have other ids in each project).
+ */
+export function comparableAccount(project: TestProject, account: Account | undefined): unknown {
+  const billing = account?.partOf?.reference?.split('/')[1];
+  return comparable(account, {
+    [project.patient.id]: 'PATIENT',
+    [project.payee.id]: 'PAYEE',
+    ...(billing && { [billing]: 'BILLING' }),
+  });
 }

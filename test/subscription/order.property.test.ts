@@ -2,14 +2,18 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { EXTENSION, STRIPE_SYSTEM } from '../../src/constants';
 import { readAppliedEvent } from '../../src/fhir/order';
-import type { Account } from '@medplum/fhirtypes';
 import type { StripeEvent } from '../../src/stripe/types';
 import { subscriptionStage, subscriptionStateOfStage } from '../../src/machines/subscription';
 import { SUBSCRIPTION_LIFECYCLES } from '../../lib/stripe-events/subscription';
-import { comparable } from '../harness/normalize';
-import { createTestProject, type TestProject } from '../harness/project';
+import { createTestProject } from '../harness/project';
 import { deliverAll } from '../subscription-schedule/helpers';
-import { chronologicalSubscription, itemsOf, onlyLiveAccount, subscriptionAccounts } from './helpers';
+import {
+  chronologicalSubscription,
+  itemsOf,
+  onlyLiveAccount,
+  subscriptionAccounts,
+  comparableAccount,
+} from './helpers';
 import { chronological, FINAL, LIFECYCLES, scenarioEvents, type Scenario } from './scenario';
 
 const scenarioArb: fc.Arbitrary<Scenario & { duplicates: number[]; order: number[] }> = fc
@@ -28,16 +32,6 @@ const scenarioArb: fc.Arbitrary<Scenario & { duplicates: number[]; order: number
       order: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: steps + 7, maxLength: steps + 7 }),
     });
   });
-
-function comparableAccount(project: TestProject, account: Account | undefined): unknown {
-  // The customer's billing Account, which the Account is `partOf`, has another id in each project.
-  const billing = account?.partOf?.reference?.split('/')[1];
-  return comparable(account, {
-    [project.patient.id]: 'PATIENT',
-    [project.payee.id]: 'PAYEE',
-    ...(billing && { [billing]: 'BILLING' }),
-  });
-}
 
 describe('subscription ordering and duplicates, mixed with the schedule of the same subscription', () => {
   it('any permutation and duplication gives the Account of chronological delivery', async () => {

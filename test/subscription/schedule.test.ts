@@ -4,10 +4,15 @@ import { EXTENSION, STRIPE_SYSTEM } from '../../src/constants';
 import { readAppliedEvent } from '../../src/fhir/order';
 import { invoiceLifecycleEvents, scheduleLifecycleEvents } from '../../lib/stripe-events/events';
 import { subscriptionLifecycleEvents } from '../../lib/stripe-events/subscription';
-import { comparable } from '../harness/normalize';
-import { createTestProject, type TestProject } from '../harness/project';
+import { createTestProject } from '../harness/project';
 import { deliverAll } from '../subscription-schedule/helpers';
-import { liveAccounts, onlyLiveAccount, type SubscriptionEvent, subscriptionAccounts } from './helpers';
+import {
+  liveAccounts,
+  onlyLiveAccount,
+  type SubscriptionEvent,
+  subscriptionAccounts,
+  comparableAccount,
+} from './helpers';
 
 const T = 1_760_000_000;
 const ids = (account: Account) => (account.identifier ?? []).map((i) => `${i.system}|${i.value}`);
@@ -19,16 +24,6 @@ function scheduled(tail: string, lifecycle: 'released' | 'canceled' | 'completed
   const schedule = { id: `sub_sched_1${tail}`, subscription: `sub_1${tail}` };
   const scheduleEvents = scheduleLifecycleEvents(schedule, lifecycle, { start: T, gaps: [1, 10] });
   return { schedule, scheduleEvents };
-}
-
-function comparableAccount(project: TestProject, account: Account): unknown {
-  // The customer's billing Account, which the Account is `partOf`, has another id in each project.
-  const billing = account.partOf?.reference?.split('/')[1];
-  return comparable(account, {
-    [project.patient.id]: 'PATIENT',
-    [project.payee.id]: 'PAYEE',
-    ...(billing && { [billing]: 'BILLING' }),
-  });
 }
 
 describe('status authority on the shared Account', () => {
