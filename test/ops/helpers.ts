@@ -2,6 +2,8 @@ import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CONFIG_PATH } from '../../scripts/bot-config';
+import type { FhirRequestShape } from '../../scripts/ops/access-policies';
+import type { FhirTestServer } from '../../lib/embedded/fhir-server';
 
 /** A private copy of medplum.config.json (the scripts write bot ids into it). */
 export function tempConfig(ids: Readonly<Record<string, string>> = {}): string {
@@ -31,4 +33,33 @@ export function recordingSleep(): { readonly waits: number[]; sleep: (ms: number
       waits.push(ms);
     },
   };
+}
+
+/** A request a bot made, with its caller (`Bot/<id>`), as the least-privilege checks read it. */
+export interface RecordedCall extends FhirRequestShape {
+  readonly caller: string;
+}
+
+type ServerFetch = (url: string, init: RequestInit, caller: string) => Promise<Response>;
+
+/** Records every request the server receives, with headers and body (batch entries and conditional headers count). */
+export function recordCalls(server: FhirTestServer): RecordedCall[] {
+  const calls: RecordedCall[] = [];
+  const target = server as unknown as { fetch: ServerFetch };
+  const inner = target.fetch.bind(server);
+  target.fetch = (url, init, caller) => {
+    const headers: Record<string, string> = {};
+    new Headers(init.headers).forEach((value, key) => {
+      headers[key] = value;
+    });
+    calls.push({
+      caller,
+      method: (init.method ?? 'GET').toUpperCase(),
+      path: url.replace(/^https:\/\/medplum\.test\/(fhir\/R4\/?)?/, ''),
+      headers,
+      ...(typeof init.body === 'string' && { body: init.body }),
+    });
+    return inner(url, init, caller);
+  };
+  return calls;
 }

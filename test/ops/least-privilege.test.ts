@@ -8,12 +8,12 @@ import {
   routerTargets,
   STAFF_CALLED_BOTS,
   webhookClientPolicy,
-  type FhirRequestShape,
   type RequiredAccess,
 } from '../../scripts/ops/access-policies';
 import { BOT_IDENTIFIER_SYSTEM, BOT_NAME, STRIPE_SYSTEM } from '../../src/constants';
 import { customerEvent, sessionEvent } from '../../lib/stripe-events/customer';
 import type { StripeEvent } from '../../src/stripe/types';
+import { recordCalls, type RecordedCall } from './helpers';
 import { createTestProject, STRIPE_CLIENT, type TestProject } from '../harness/project';
 import {
   buildCharge,
@@ -25,36 +25,9 @@ import {
   scheduleSubscriptionId,
   wrapShapedEvent,
 } from '../../lib/stripe-events/events';
-import type { FhirTestServer } from '../../lib/embedded/fhir-server';
 import { subscriptionLifecycleEvents } from '../../lib/stripe-events/subscription';
 
-interface Call extends FhirRequestShape {
-  readonly caller: string;
-}
-
-type ServerFetch = (url: string, init: RequestInit, caller: string) => Promise<Response>;
-
-/** Records every request with its headers and body (batch entries and `If-None-Exist` count). */
-function recordCalls(server: FhirTestServer): Call[] {
-  const calls: Call[] = [];
-  const target = server as unknown as { fetch: ServerFetch };
-  const inner = target.fetch.bind(server);
-  target.fetch = (url, init, caller) => {
-    const headers: Record<string, string> = {};
-    new Headers(init.headers).forEach((value, key) => {
-      headers[key] = value;
-    });
-    calls.push({
-      caller,
-      method: (init.method ?? 'GET').toUpperCase(),
-      path: url.replace(/^https:\/\/medplum\.test\/(fhir\/R4\/?)?/, ''),
-      headers,
-      ...(typeof init.body === 'string' && { body: init.body }),
-    });
-    return inner(url, init, caller);
-  };
-  return calls;
-}
+type Call = RecordedCall;
 
 const T = 1_760_000_000;
 const SCHEDULE = { id: 'sub_sched_1LeastPriv' };

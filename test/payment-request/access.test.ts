@@ -1,41 +1,12 @@
 import { accessPolicySupportsInteraction, satisfiedAccessPolicy } from '@medplum/core';
 import type { Bot, ResourceType } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import {
-  botAccessPolicy,
-  paymentRequestCallerPolicy,
-  requiredAccess,
-  type FhirRequestShape,
-} from '../../scripts/ops/access-policies';
+import { botAccessPolicy, paymentRequestCallerPolicy, requiredAccess } from '../../scripts/ops/access-policies';
 import { BOT_NAME } from '../../src/constants';
-import type { FhirTestServer } from '../../lib/embedded/fhir-server';
+import { recordCalls } from '../ops/helpers';
 import { createRequestProject, seedInvoice, seedPatient, useStripeFake } from './helpers';
 
 useStripeFake({ beforeAll, afterAll, beforeEach });
-
-type ServerFetch = (url: string, init: RequestInit, caller: string) => Promise<Response>;
-
-/** Every request the server receives, with headers and body (batch entries and If-Match count). */
-function recordCalls(server: FhirTestServer): (FhirRequestShape & { caller: string })[] {
-  const calls: (FhirRequestShape & { caller: string })[] = [];
-  const target = server as unknown as { fetch: ServerFetch };
-  const inner = target.fetch.bind(server);
-  target.fetch = (url, init, caller) => {
-    const headers: Record<string, string> = {};
-    new Headers(init.headers).forEach((value, key) => {
-      headers[key] = value;
-    });
-    calls.push({
-      caller,
-      method: (init.method ?? 'GET').toUpperCase(),
-      path: url.replace(/^https:\/\/medplum\.test\/(fhir\/R4\/?)?/, ''),
-      headers,
-      ...(typeof init.body === 'string' && { body: init.body }),
-    });
-    return inner(url, init, caller);
-  };
-  return calls;
-}
 
 describe('least privilege: the payment-request bot', () => {
   it('stays inside its AccessPolicy (Patient read/search/update, Invoice read/search)', async () => {
